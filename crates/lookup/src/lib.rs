@@ -1,0 +1,37 @@
+//! Finds a named Rust function in a cargo project and reads its signature.
+//!
+//! A path such as `hello::flatter` or `hello::Greeter::greet` starts with the library name of a
+//! package in the project's `cargo metadata`: the project itself, a workspace member or any
+//! dependency. The library's sources are parsed with syn, following `mod` files, `#[path]`,
+//! inline modules and `pub use` re-exports (globs and renames included, also into other
+//! packages), and skipping items whose `cfg` is off (`test` always is). Every segment of the path
+//! must be public, because a generated shim crate calls it from outside. The signature is
+//! checked (no type or const generics, no `self`, not `unsafe`, `async` or variadic) and its
+//! parameter and result types are classified into the shapes the shim binds.
+//!
+//! Items produced by macros are invisible to the lookup, so a "not found" error for a module
+//! that invokes macros adds a note about it.
+
+mod cfg;
+mod error;
+mod resolve;
+mod signature;
+mod suggest;
+mod tree;
+mod types;
+mod walk;
+mod workspace;
+
+pub use error::LookupError;
+pub use signature::{classify_param, classify_return};
+pub use types::{
+    FoundFunction, FoundPackage, LookupRequest, PackageSource, Param, ParamShape, ReturnShape,
+    Scalar, Signature,
+};
+
+/// Finds the function that `request.path` names and reads its signature.
+pub fn find_function(request: &LookupRequest) -> Result<FoundFunction, LookupError> {
+    let path = walk::RequestedPath::parse(&request.path)?;
+    let workspace = workspace::Workspace::load(request.manifest_path.as_deref())?;
+    walk::find(&workspace, &path)
+}
