@@ -1,0 +1,133 @@
+//! Command-line arguments of `portkey` (and `cargo portkey`), parsed with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Expose a Rust function as an AWS Lambda behind a URL, shipping only the code it reaches.
+#[derive(Debug, Parser)]
+#[command(name = "portkey", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More output: -v explains decisions, -vv traces each step.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a function's image and serve it behind a URL on the local backend.
+    Mount(MountArgs),
+    /// Build a function's image and report what the shaker kept and removed.
+    Shake(ShakeArgs),
+    /// List the mounts of this project and their URLs.
+    Ls(ProjectArgs),
+    /// Remove a mount.
+    Unmount(UnmountArgs),
+    /// Start the local backend and serve every mount recorded in the project file.
+    Up(UpArgs),
+    /// Stop the local backend.
+    Down(ProjectArgs),
+    /// Run the local backend in the foreground (`portkey mount` starts it in the background).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// The Cargo.toml of the project; by default the one cargo finds from the current folder.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub manifest_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// The function, as a Rust path: `crate::module::function` or `crate::Type::function`.
+    pub function: String,
+
+    /// The URL template, such as "/hello?name={name}" or "/users/{id}".
+    pub template: String,
+
+    /// The HTTP method; POST, PUT and PATCH also read parameters from a JSON body.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+
+    /// How long one call may run, in seconds, before the caller gets a 504.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u32,
+
+    /// The memory size reported to the function, in MB.
+    #[arg(long, default_value_t = 128, value_name = "MB")]
+    pub memory: u32,
+
+    /// An environment variable for the function, as KEY=VALUE; repeat for more.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// The local backend's port when it is not running yet; by default the port recorded in
+    /// the project file, or any free port.
+    #[arg(long)]
+    pub port: Option<u16>,
+
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShakeArgs {
+    /// The function, as a Rust path: `crate::module::function`.
+    #[arg(long = "fn", value_name = "PATH")]
+    pub function: String,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also copy `bootstrap` and its zip into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnmountArgs {
+    /// The function path that was mounted.
+    pub function: String,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The port to listen on; by default the port recorded in the project file, or any free port.
+    #[arg(long)]
+    pub port: Option<u16>,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The root of the project whose `portkey.json` lists the mounts.
+    #[arg(long, value_name = "DIR")]
+    pub project: PathBuf,
+
+    /// Where the backend keeps `server.json` and its log.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+
+    /// The port to listen on; 0 picks any free port.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}

@@ -1,0 +1,96 @@
+//! The local backend's lifecycle commands: `ls`, `unmount`, `up`, `down` and `serve`, plus the
+//! helpers `mount` uses to reach the backend.
+
+use anyhow::{Context, Result, bail};
+use portkey_local::client::{self, StartOptions};
+use portkey_local::ServerInfo;
+use portkey_route::Template;
+
+use crate::args::{ProjectArgs, ServeArgs, UnmountArgs, UpArgs};
+use crate::progress::status;
+use crate::project::ProjectDirs;
+
+/// Returns the running backend of this project, starting it in the background when needed.
+pub fn ensure_backend(dirs: &ProjectDirs, port: Option<u16>) -> Result<ServerInfo> {
+    let exe = std::env::current_exe().context("cannot find the path of the running portkey")?;
+    let mut options = StartOptions::new(exe, &dirs.root, dirs.local_state_dir());
+    options.port = port;
+    let started_before = client::running(&options.state_dir).is_some();
+    let server = client::ensure_running(&options)?;
+    if !started_before {
+        status("Started", &format!("local backend on http://127.0.0.1:{}", server.port));
+    }
+    Ok(server)
+}
+
+/// The URL of a mount: the backend's address followed by the template as written.
+pub fn mount_url(server: &ServerInfo, template: &Template) -> String {
+    client::url_for(server, template.as_str())
+}
+
+pub fn run_ls(args: &ProjectArgs) -> Result<()> {
+    let dirs = ProjectDirs::find(args.manifest_path.as_deref())?;
+    let project = portkey_project::ProjectFile::load(&dirs.root)?;
+    if project.mounts.is_empty() {
+        eprintln!("no mounts in {}; add one with `portkey mount <path> <template>`", dirs.project_file().display());
+        return Ok(());
+    }
+    let server = client::running(&dirs.local_state_dir());
+    if server.is_none() {
+        eprintln!("the local backend is not running; `portkey up` starts it with these mounts");
+    }
+    for mount in &project.mounts {
+        let url = match &server {
+            Some(server) => client::url_for(server, &mount.template),
+            None => format!("(stopped) {}", mount.template),
+        };
+        println!("{}\t{}\t{}", mount.function, mount.method, url);
+    }
+    Ok(())
+}
+
+pub fn run_unmount(args: &UnmountArgs) -> Result<()> {
+    let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
+    let removed = portkey_project::remove_mount(&dirs.root, &args.function)?;
+    if removed.is_none() {
+        let project = portkey_project::ProjectFile::load(&dirs.root)?;
+        let names: Vec<&str> = project.mounts.iter().map(|mount| mount.function.as_str()).collect();
+        let known = if names.is_empty() { "there are no mounts".to_string() } else { format!("the mounts are {}", names.join(", ")) };
+        bail!("`{}` is not mounted ({known})", args.function);
+    }
+    if let Some(server) = client::running(&dirs.local_state_dir()) {
+        client::reload(&server)?;
+    }
+    status("Unmounted", &args.function);
+    Ok(())
+}
+
+pub fn run_up(args: &UpArgs) -> Result<()> {
+    let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
+    let server = ensure_backend(&dirs, args.port)?;
+    client::reload(&server)?;
+    let project = portkey_project::ProjectFile::load(&dirs.root)?;
+    for mount in &project.mounts {
+        println!("{}\t{}\t{}", mount.function, mount.method, client::url_for(&server, &mount.template));
+    }
+    Ok(())
+}
+
+pub fn run_down(args: &ProjectArgs) -> Result<()> {
+    let dirs = ProjectDirs::find(args.manifest_path.as_deref())?;
+    match client::running(&dirs.local_state_dir()) {
+        Some(server) => {
+            client::shutdown(&server)?;
+            status("Stopped", &format!("local backend on port {}", server.port));
+        }
+        None => eprintln!("the local backend of {} is not running", dirs.root.display()),
+    }
+    Ok(())
+}
+
+pub fn run_serve(args: &ServeArgs) -> Result<()> {
+    let mut config = portkey_local::ServerConfig::new(&args.project, &args.state_dir);
+    config.port = args.port;
+    portkey_local::serve(config)?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand; each exposes a `run_<command>` function called from `lib.rs`.
+
+pub mod local;
+pub mod mount;
+pub mod shake;

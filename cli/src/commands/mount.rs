@@ -1,0 +1,104 @@
+//! `portkey mount <path> <template>`: check the template against the function, build the image,
+//! record the mount in the project file and have the local backend serve it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use portkey_lookup::FoundFunction;
+use portkey_route::{Method, ParamInfo, Template};
+
+use crate::args::MountArgs;
+use crate::commands::local::{ensure_backend, mount_url};
+use crate::image::{build_function_image, find};
+use crate::progress::status;
+use crate::project::ProjectDirs;
+
+pub fn run_mount(args: &MountArgs) -> Result<()> {
+    let manifest_path = args.build.project.manifest_path.as_deref();
+    let method = Method::parse(&args.method)?;
+    let template = Template::parse(&args.template)?;
+    let env = parse_env(&args.env)?;
+    let dirs = ProjectDirs::find(manifest_path)?;
+
+    let found = find(manifest_path, &args.function)?;
+    check_template(&found, method, &template)?;
+    let image = build_function_image(&dirs, found)?;
+
+    let record = portkey_project::MountRecord {
+        function: image.found.requested_path.clone(),
+        method: method.as_str().to_string(),
+        template: template.as_str().to_string(),
+        bootstrap: image.bootstrap.clone(),
+        zip: image.package.zip.clone(),
+        code_sha256: image.package.code_sha256.clone(),
+        timeout_secs: args.timeout,
+        memory_mb: args.memory,
+        env,
+        updated_at: portkey_project::now_rfc3339(),
+    };
+    portkey_project::upsert_mount(&dirs.root, record)?;
+
+    let server = ensure_backend(&dirs, args.port)?;
+    portkey_local::client::reload(&server)?;
+    status(
+        "Mounted",
+        &format!("{} on {} {}", image.found.requested_path, method, template.path_pattern()),
+    );
+    println!("url: {}", mount_url(&server, &template));
+    Ok(())
+}
+
+/// Rejects, before anything is built, a template that cannot be served by this function.
+fn check_template(found: &FoundFunction, method: Method, template: &Template) -> Result<()> {
+    let params: Vec<ParamInfo<'_>> = found
+        .signature
+        .params
+        .iter()
+        .map(|param| ParamInfo {
+            name: &param.name,
+            ty: &param.ty,
+            required: found.required(param),
+        })
+        .collect();
+    template.check_bindings(method, &params)?;
+    Ok(())
+}
+
+fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("invalid --env `{pair}`: write it as KEY=VALUE");
+        };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("invalid --env key `{key}`: use letters, digits and `_` only");
+        }
+        env.insert(key.to_string(), value.to_string());
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_env_pairs() {
+        let env = parse_env(&["A=1".into(), "B_2=x=y".into()]).unwrap();
+        assert_eq!(env.get("A").map(String::as_str), Some("1"));
+        assert_eq!(env.get("B_2").map(String::as_str), Some("x=y"));
+    }
+
+    #[test]
+    fn parse_env_rejects_missing_equals() {
+        let error = parse_env(&["NOPE".into()]).unwrap_err().to_string();
+        assert!(error.contains("`NOPE`"), "{error}");
+        assert!(error.contains("KEY=VALUE"), "{error}");
+    }
+
+    #[test]
+    fn parse_env_rejects_bad_key() {
+        let error = parse_env(&["A-B=1".into()]).unwrap_err().to_string();
+        assert!(error.contains("`A-B`"), "{error}");
+    }
+}

@@ -1,0 +1,65 @@
+//! The `portkey` command line: argument parsing, logging set-up and one `run_<command>` per
+//! subcommand. The work lives in the library crates; this crate only wires them together.
+//! `portkey` and `cargo portkey` share this entry point.
+
+mod args;
+mod commands;
+mod image;
+mod progress;
+mod project;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Runs portkey with `args` (the first item is the program name) and returns the exit code:
+/// 0 on success, 1 on a failure, 2 on invalid arguments.
+pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose);
+
+    let result = match &cli.command {
+        Command::Mount(args) => commands::mount::run_mount(args),
+        Command::Shake(args) => commands::shake::run_shake(args),
+        Command::Ls(args) => commands::local::run_ls(args),
+        Command::Unmount(args) => commands::local::run_unmount(args),
+        Command::Up(args) => commands::local::run_up(args),
+        Command::Down(args) => commands::local::run_down(args),
+        Command::Serve(args) => commands::local::run_serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

@@ -1,0 +1,242 @@
+//! The whole path through the `portkey` executable, on the `fixtures/hello` project: lookup,
+//! shim, the shaker as linker, packaging, the project file and the local backend, answered over
+//! real HTTP with curl.
+//!
+//! The tests share one fixture project and its local backend, so they run one at a time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Holds the fixture for one test and stops its backend when the test ends, pass or fail.
+struct Fixture {
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Fixture {
+    fn take() -> Fixture {
+        let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fixture = Fixture { _serial: serial };
+        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
+        fixture
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = portkey(&["down"]);
+        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
+    }
+}
+
+fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml")
+}
+
+/// Runs `portkey <args> --manifest-path fixtures/hello/Cargo.toml`.
+fn portkey(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest())
+        .output()
+        .expect("the portkey executable runs");
+    eprintln!("$ portkey {}\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Mounts a function and returns the printed URL template.
+fn mount(args: &[&str]) -> String {
+    let mut full = vec!["mount"];
+    full.extend_from_slice(args);
+    let output = portkey(&full);
+    assert!(output.status.success(), "mount failed: {}", stderr(&output));
+    let out = stdout(&output);
+    let url = out
+        .lines()
+        .find_map(|line| line.strip_prefix("url: "))
+        .unwrap_or_else(|| panic!("no `url:` line in {out:?}"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    url.to_string()
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+/// Sends a request with curl and returns the status, content type and body.
+fn curl(method: &str, url: &str, body: Option<&str>) -> Reply {
+    let mut command = Command::new("curl");
+    command
+        .args(["-sS", "--max-time", "60", "-X", method, "-o", "-", "-w", "\n%{http_code} %{content_type}"])
+        .arg(url);
+    if let Some(body) = body {
+        command.args(["-H", "content-type: application/json", "--data-binary", body]);
+    }
+    let output = command.output().expect("curl runs");
+    assert!(output.status.success(), "curl {url}: {}", stderr(&output));
+    let text = stdout(&output);
+    let (body, trailer) = text.rsplit_once('\n').expect("curl printed the status line");
+    let (status, content_type) = trailer.split_once(' ').unwrap_or((trailer, ""));
+    Reply {
+        status: status.parse().expect("a numeric status"),
+        content_type: content_type.to_string(),
+        body: body.to_string(),
+    }
+}
+
+fn base_of(url: &str) -> String {
+    let after_scheme = url.strip_prefix("http://").expect("an http URL");
+    let host_end = after_scheme.find('/').unwrap_or(after_scheme.len());
+    format!("http://{}", &after_scheme[..host_end])
+}
+
+#[test]
+fn mount_flatter_answers_from_shaken_image() {
+    let _fixture = Fixture::take();
+    let url = mount(&["hello::flatter", "/hello?name={name}"]);
+    assert!(url.ends_with("/hello?name={name}"), "{url}");
+
+    let reply = curl("GET", &url.replace("{name}", "Ada"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.starts_with("Ada is "), "{}", reply.body);
+    assert!(reply.content_type.starts_with("text/plain"), "{}", reply.content_type);
+
+    let encoded = curl("GET", &url.replace("{name}", "Grace%20Hopper"), None);
+    assert!(encoded.body.starts_with("Grace Hopper is "), "{}", encoded.body);
+
+    let missing = curl("GET", &format!("{}/hello", base_of(&url)), None);
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    let error: serde_json::Value = serde_json::from_str(&missing.body).expect("a JSON error body");
+    assert_eq!(error["parameter"], "name", "{error}");
+    assert_eq!(error["expected"], "String", "{error}");
+}
+
+#[test]
+fn mount_dependency_function_reads_post_body() {
+    let _fixture = Fixture::take();
+    let url = mount(&["markdown::to_html", "/md", "--method", "POST"]);
+
+    let reply = curl("POST", &url, Some(r##"{"value": "# Hello\n\nsome *text*"}"##));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("<h1>Hello</h1>"), "{}", reply.body);
+    assert!(reply.body.contains("<em>text</em>"), "{}", reply.body);
+
+    let wrong_method = curl("GET", &url, None);
+    assert_ne!(wrong_method.status, 200, "{}", wrong_method.body);
+}
+
+#[test]
+fn panic_gives_500_and_next_call_is_served() {
+    let _fixture = Fixture::take();
+    let url = mount(&["hello::explode", "/explode?message={message}"]);
+
+    let reply = curl("GET", &url.replace("{message}", "kaboom"), None);
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(reply.body.contains("kaboom"), "{}", reply.body);
+
+    let flatter = mount(&["hello::flatter", "/hello?name={name}"]);
+    let next = curl("GET", &flatter.replace("{name}", "Ada"), None);
+    assert_eq!(next.status, 200, "{}", next.body);
+    let again = curl("GET", &url.replace("{message}", "twice"), None);
+    assert_eq!(again.status, 500, "{}", again.body);
+    assert!(again.body.contains("twice"), "{}", again.body);
+}
+
+#[test]
+fn shake_json_reports_kept_and_removed() {
+    let _fixture = Fixture::take();
+    let output = portkey(&["shake", "--fn", "hello::flatter", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let report = &value["report"];
+
+    let kept = report["functions"]["kept"].as_u64().expect("a kept count");
+    let removed = report["functions"]["removed"].as_u64().expect("a removed count");
+    assert!(kept > 0, "{report}");
+    assert!(removed > kept, "the shaker removed only {removed} of {} functions", kept + removed);
+
+    let names: Vec<&str> = report["kept_functions"]
+        .as_array()
+        .expect("a kept function list")
+        .iter()
+        .filter_map(|entry| entry["name"].as_str())
+        .collect();
+    assert!(names.iter().any(|name| name.contains("hello::flatter")), "flatter is not kept");
+    let from_markdown: Vec<&&str> = names.iter().filter(|name| name.starts_with("markdown::")).collect();
+    assert!(from_markdown.is_empty(), "kept markdown code that only `render` uses: {from_markdown:?}");
+
+    let zip = PathBuf::from(value["zip"].as_str().expect("a zip path"));
+    assert!(zip.is_file(), "{}", zip.display());
+    assert_eq!(report["zip_bytes"].as_u64(), Some(std::fs::metadata(&zip).unwrap().len()));
+}
+
+#[test]
+fn ls_unmount_down_and_up() {
+    let _fixture = Fixture::take();
+    let url = mount(&["hello::flatter", "/hello?name={name}"]);
+    let listed = portkey(&["ls"]);
+    assert!(stdout(&listed).contains("hello::flatter"), "{}", stdout(&listed));
+
+    let stopped = portkey(&["down"]);
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    let up = portkey(&["up"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let restarted_url = stdout(&up)
+        .lines()
+        .find_map(|line| line.split('\t').nth(2).map(str::to_string))
+        .expect("`up` lists the mount");
+    let reply = curl("GET", &restarted_url.replace("{name}", "Ada"), None);
+    assert!(reply.body.starts_with("Ada is "), "a restarted backend must serve the recorded mount: {}", reply.body);
+
+    let unmounted = portkey(&["unmount", "hello::flatter"]);
+    assert!(unmounted.status.success(), "{}", stderr(&unmounted));
+    let gone = curl("GET", &restarted_url.replace("{name}", "Ada"), None);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    let _ = url;
+
+    let again = portkey(&["unmount", "hello::flatter"]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("`hello::flatter` is not mounted"), "{}", stderr(&again));
+}
+
+#[test]
+fn mount_rejects_misspelled_function() {
+    let _fixture = Fixture::take();
+    let output = portkey(&["mount", "hello::flater", "/hello?name={name}"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("hello::flater"), "{message}");
+    assert!(message.contains("hello::flatter"), "the error must suggest the near match: {message}");
+}
+
+#[test]
+fn mount_rejects_unknown_placeholder_before_building() {
+    let _fixture = Fixture::take();
+    let output = portkey(&["mount", "hello::flatter", "/hello?nam={nam}"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("`{nam}`"), "{message}");
+    assert!(!message.contains("Building"), "the template must be checked before the build: {message}");
+}
+
+#[test]
+fn mount_rejects_unsupplied_parameter() {
+    let _fixture = Fixture::take();
+    let output = portkey(&["mount", "hello::add", "/add?a={a}"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("`b: i64` is required"), "{message}");
+}

@@ -1,0 +1,246 @@
+//! End-to-end builds of the diff fixture (`fixtures/diffprog`), once with plain cargo and once
+//! through `portkey-ld` with `build_image`. Both executables then run side by side and must
+//! print the same stdout and stderr, write the same files and exit with the same code.
+//!
+//! `portkey-ld` comes from `PORTKEY_LD` when set, otherwise it is built here with
+//! `cargo build -p portkey-cli --bin portkey-ld` into a separate target folder (the outer
+//! `cargo test` holds the lock of its own).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use portkey_builder::{
+    BuildOptions, BuiltImage, ImageTarget, TargetChoice, build_image, resolve_target, sysroot,
+};
+use portkey_report::Verdict;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
+}
+
+/// Scratch space next to this test binary: `<target>/portkey-tests`.
+fn scratch_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // <target>/debug/deps/<test binary>
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("test binary lives in <target>/<profile>/deps");
+    target.join("portkey-tests")
+}
+
+fn portkey_ld() -> PathBuf {
+    if let Some(path) = std::env::var_os("PORTKEY_LD") {
+        return PathBuf::from(path);
+    }
+    let target_dir = scratch_dir().join("portkey-ld-build");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "portkey-cli",
+            "--bin",
+            "portkey-ld",
+            "--manifest-path",
+        ])
+        .arg(workspace_root().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .status()
+        .expect("run cargo build for portkey-ld");
+    assert!(status.success(), "building portkey-ld failed");
+    target_dir.join("debug").join("portkey-ld")
+}
+
+struct Builds {
+    normal: PathBuf,
+    shaken: BuiltImage,
+}
+
+/// Builds the fixture both ways once for all tests of this binary.
+fn builds() -> &'static Builds {
+    static BUILDS: OnceLock<Builds> = OnceLock::new();
+    BUILDS.get_or_init(|| {
+        let manifest = workspace_root().join("fixtures/diffprog/Cargo.toml");
+        let scratch = scratch_dir();
+        let target = resolve_target(
+            TargetChoice::Auto,
+            &sysroot(&workspace_root()).expect("sysroot"),
+        )
+        .expect("musl or glibc std installed");
+
+        let mut options = BuildOptions::new(
+            &manifest,
+            "diffprog",
+            scratch.join("diffprog-shaken"),
+            portkey_ld(),
+        );
+        options.output_dir = scratch.join("diffprog-image");
+        options.explain = vec![
+            "diffprog_never_called".to_string(),
+            "diffprog::render_shapes".to_string(),
+            "<diffprog::Circle as diffprog::Shape>::area".to_string(),
+        ];
+        let shaken =
+            build_image(&options).unwrap_or_else(|error| panic!("shaken build failed: {error}"));
+        assert_eq!(shaken.target, target);
+
+        let normal = normal_build(&manifest, &scratch.join("diffprog-normal"), target);
+        Builds { normal, shaken }
+    })
+}
+
+/// Builds the fixture with plain cargo for the same target, static like the shaken one.
+fn normal_build(manifest: &Path, target_dir: &Path, target: ImageTarget) -> PathBuf {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
+    command
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            target.triple(),
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("RUSTFLAGS");
+    if target == ImageTarget::GnuStatic {
+        command.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static");
+    } else {
+        command.env_remove("CARGO_ENCODED_RUSTFLAGS");
+    }
+    let status = command.status().expect("run cargo build");
+    assert!(status.success(), "normal build of diffprog failed");
+    target_dir
+        .join(target.triple())
+        .join("release")
+        .join("diffprog")
+}
+
+/// Runs a build of the fixture in a fresh folder and returns its output and the files it wrote.
+fn run_fixture(program: &Path) -> (Output, Vec<(String, Vec<u8>)>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(program)
+        .env("DIFFPROG_NAME", "portkey")
+        .env("DIFFPROG_DIR", dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .expect("run diffprog");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.path())
+        .expect("list output folder")
+        .map(|entry| {
+            let entry = entry.expect("folder entry");
+            let bytes = std::fs::read(entry.path()).expect("read written file");
+            (entry.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    files.sort();
+    (output, files)
+}
+
+#[test]
+fn shaken_diffprog_matches_normal_build() {
+    let builds = builds();
+    let (normal, normal_files) = run_fixture(&builds.normal);
+    let (shaken, shaken_files) = run_fixture(&builds.shaken.bootstrap);
+
+    assert_eq!(normal.status.code(), Some(3), "normal build exit status");
+    assert_eq!(shaken.status.code(), normal.status.code());
+    assert_eq!(
+        String::from_utf8_lossy(&shaken.stdout),
+        String::from_utf8_lossy(&normal.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&shaken.stderr),
+        String::from_utf8_lossy(&normal.stderr)
+    );
+    assert_eq!(shaken_files, normal_files);
+    assert!(
+        String::from_utf8_lossy(&normal.stdout).contains("thread panic joined: true"),
+        "fixture output is incomplete"
+    );
+}
+
+#[test]
+fn shaken_image_keeps_reachable_code() {
+    let report = &builds().shaken.report;
+    assert_eq!(report.entry, "main");
+    assert!(report.kept_function("main").is_some());
+    assert!(report.kept_function("diffprog::render_shapes").is_some());
+
+    let render = report
+        .explanation("diffprog::render_shapes")
+        .expect("explained");
+    assert_eq!(render.verdict, Verdict::Kept);
+    let chain: Vec<&str> = render
+        .kept_because
+        .iter()
+        .map(|link| link.symbol.as_str())
+        .collect();
+    assert_eq!(chain.first(), Some(&"main"), "chain {chain:?}");
+    assert_eq!(
+        chain.last(),
+        Some(&"diffprog::render_shapes"),
+        "chain {chain:?}"
+    );
+
+    let area = report
+        .explanation("<diffprog::Circle as diffprog::Shape>::area")
+        .expect("explained");
+    assert_eq!(
+        area.verdict,
+        Verdict::Kept,
+        "vtable slots keep trait methods"
+    );
+}
+
+#[test]
+fn shaken_image_removes_uncalled_function() {
+    let report = &builds().shaken.report;
+    let unused = report
+        .explanation("diffprog_never_called")
+        .expect("explained");
+    // Removed, not absent: the function was in the bitcode and the shaker deleted it.
+    assert_eq!(unused.verdict, Verdict::Removed);
+    assert!(report.kept_function("diffprog_never_called").is_none());
+    assert!(
+        report.functions.removed > report.functions.kept,
+        "{:?}",
+        report.functions
+    );
+}
+
+#[test]
+fn built_image_is_a_stripped_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let builds = builds();
+    let bootstrap = &builds.shaken.bootstrap;
+    assert_eq!(
+        bootstrap.file_name().and_then(|n| n.to_str()),
+        Some("bootstrap")
+    );
+    let mode = std::fs::metadata(bootstrap)
+        .expect("bootstrap exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let bytes = std::fs::read(bootstrap).expect("read bootstrap");
+    assert_eq!(bytes.len() as u64, builds.shaken.report.binary_bytes);
+    use object::Object;
+    let file = object::File::parse(&*bytes).expect("ELF executable");
+    assert!(
+        file.symbol_table().is_none(),
+        "bootstrap still has a .symtab"
+    );
+    assert_eq!(
+        builds.shaken.report.target_triple,
+        builds.shaken.target.triple()
+    );
+}

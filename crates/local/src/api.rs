@@ -1,0 +1,81 @@
+//! The JSON documents the server exchanges with its clients: `server.json`, and the bodies of
+//! the `/_portkey/` control endpoints.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A running server, as recorded in `<state_dir>/server.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub pid: u32,
+    /// The gateway port.
+    pub port: u16,
+    /// The gateway's base URL, `http://127.0.0.1:PORT`, without a trailing slash.
+    pub url: String,
+    pub project_root: PathBuf,
+}
+
+/// The body of `GET /_portkey/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub pid: u32,
+    pub port: u16,
+    pub project_root: PathBuf,
+    /// The Runtime API emulator's address, `127.0.0.1:PORT`.
+    pub runtime_api: String,
+}
+
+/// One mount as the server serves it, from `GET /_portkey/mounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountStatus {
+    pub function: String,
+    pub method: String,
+    pub template: String,
+    /// The API Gateway route key, for example `GET /users/{id}`.
+    pub route_key: String,
+    /// The template on the gateway, for example `http://127.0.0.1:9000/hello?name={name}`.
+    pub url: String,
+    pub code_sha256: String,
+    pub instances: InstanceCounts,
+}
+
+/// How many instances of one mount are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceCounts {
+    /// Started, waiting for their first `next` request, not yet assigned to a request.
+    pub starting: usize,
+    /// Waiting for an invocation.
+    pub idle: usize,
+    /// Running an invocation, or starting for a request that waits for them.
+    pub busy: usize,
+}
+
+/// A mount of `portkey.json` the server could not serve, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedMount {
+    pub function: String,
+    pub error: String,
+}
+
+/// The body of `GET /_portkey/mounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountList {
+    pub mounts: Vec<MountStatus>,
+    pub skipped: Vec<SkippedMount>,
+}
+
+/// The body of `POST /_portkey/reload`: the functions whose mounts changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// Newly served.
+    pub added: Vec<String>,
+    /// No longer served.
+    pub removed: Vec<String>,
+    /// Served by new instances because their code or settings changed.
+    pub replaced: Vec<String>,
+    /// Only their method or URL template changed, so their instances were kept.
+    pub rerouted: Vec<String>,
+    /// In `portkey.json` but not served.
+    pub skipped: Vec<SkippedMount>,
+}

@@ -1,0 +1,194 @@
+//! Plain-text rendering of a [`ShakeReport`]: counts, sizes, bytes by crate and the largest
+//! functions, in an order that depends only on the report's values.
+
+use std::fmt::Write as _;
+
+use crate::{CrateBytes, Explanation, FunctionEntry, ShakeReport, Verdict};
+
+/// Number of functions listed in the text table.
+const TOP_FUNCTIONS: usize = 20;
+
+/// Renders the report as a readable table. Rows are sorted by size, then name, so equal reports
+/// render identically.
+pub fn render_text(report: &ShakeReport) -> String {
+    let mut out = String::new();
+    // `fmt::Write for String` never returns an error, so the results of writeln! are ignored.
+    let _ = writeln!(
+        out,
+        "shake report for {} (entry `{}`)",
+        report.target_triple, report.entry
+    );
+    let _ = writeln!(
+        out,
+        "  inputs     {} bitcode modules ({}), {} native inputs",
+        group_digits(report.inputs.bitcode_modules),
+        bytes(report.inputs.bitcode_bytes),
+        group_digits(report.inputs.native_inputs)
+    );
+    let _ = writeln!(
+        out,
+        "  functions  {:>9} kept {:>9} removed",
+        group_digits(report.functions.kept),
+        group_digits(report.functions.removed)
+    );
+    let _ = writeln!(
+        out,
+        "  globals    {:>9} kept {:>9} removed",
+        group_digits(report.globals.kept),
+        group_digits(report.globals.removed)
+    );
+    let _ = writeln!(out, "  object     {}", bytes(report.object_bytes));
+    let _ = writeln!(
+        out,
+        "  binary     {} (stripped)",
+        bytes(report.binary_bytes)
+    );
+    match report.zip_bytes {
+        Some(zip) => {
+            let _ = writeln!(out, "  zip        {}", bytes(zip));
+        }
+        None => {
+            let _ = writeln!(out, "  zip        not packaged");
+        }
+    }
+
+    let timings = &report.timings_ms;
+    let _ = writeln!(
+        out,
+        "  time (ms)  gather {}, graph {}, strip {}, optimise {}, codegen {}, link {}, total {}",
+        timings.gather,
+        timings.graph,
+        timings.strip,
+        timings.optimise,
+        timings.codegen,
+        timings.link,
+        timings.total()
+    );
+
+    render_crates(&mut out, &report.bytes_by_crate);
+    render_functions(&mut out, &report.largest_functions);
+    render_explanations(&mut out, &report.explanations);
+    out
+}
+
+fn render_explanations(out: &mut String, explanations: &[Explanation]) {
+    if explanations.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "explanations");
+    for explanation in explanations {
+        let verdict = match explanation.verdict {
+            Verdict::Kept => "kept",
+            Verdict::Removed => "removed: unreachable from every root",
+            Verdict::NotFound => "not found in the bitcode",
+        };
+        let _ = writeln!(out, "  {}: {verdict}", explanation.query);
+        for link in &explanation.kept_because {
+            let _ = writeln!(out, "    <- {} ({})", link.symbol, link.edge);
+        }
+    }
+}
+
+fn render_crates(out: &mut String, crates: &[CrateBytes]) {
+    let mut rows: Vec<&CrateBytes> = crates.iter().collect();
+    rows.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.crate_name.cmp(&b.crate_name))
+    });
+    let total: u64 = rows.iter().map(|row| row.bytes).sum();
+    let width = rows
+        .iter()
+        .map(|row| row.crate_name.len())
+        .max()
+        .unwrap_or(0)
+        .max("crate".len());
+
+    let _ = writeln!(out);
+    let _ = writeln!(out, "bytes by crate (symbols of the emitted object)");
+    let _ = writeln!(
+        out,
+        "  {:<width$} {:>12} {:>7} {:>8}",
+        "crate", "bytes", "share", "symbols"
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "  {:<width$} {:>12} {:>6.1}% {:>8}",
+            row.crate_name,
+            group_digits(row.bytes),
+            percent(row.bytes, total),
+            group_digits(row.symbols)
+        );
+    }
+    let _ = writeln!(out, "  {:<width$} {:>12}", "total", group_digits(total));
+}
+
+fn render_functions(out: &mut String, functions: &[FunctionEntry]) {
+    let mut rows: Vec<&FunctionEntry> = functions.iter().collect();
+    rows.sort_by(|a, b| {
+        b.size_bytes
+            .cmp(&a.size_bytes)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.mangled.cmp(&b.mangled))
+    });
+    rows.truncate(TOP_FUNCTIONS);
+
+    let _ = writeln!(out);
+    let _ = writeln!(out, "largest functions (top {TOP_FUNCTIONS})");
+    let _ = writeln!(out, "  {:>9}  {:<16} function", "bytes", "crate");
+    for row in rows {
+        let size = row
+            .size_bytes
+            .map(group_digits)
+            .unwrap_or_else(|| "-".to_string());
+        let crate_name = row.crate_name.as_deref().unwrap_or("-");
+        let _ = writeln!(out, "  {:>9}  {:<16} {}", size, crate_name, row.name);
+    }
+}
+
+fn percent(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    part as f64 * 100.0 / total as f64
+}
+
+fn bytes(value: u64) -> String {
+    format!("{} B", group_digits(value))
+}
+
+/// Formats an integer with a comma between groups of three digits.
+fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_digits;
+
+    #[test]
+    fn group_digits_inserts_commas() {
+        let cases = [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (12_345, "12,345"),
+            (1_234_567, "1,234,567"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(group_digits(value), expected, "value {value}");
+        }
+    }
+}

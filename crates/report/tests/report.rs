@@ -1,0 +1,229 @@
+//! JSON round trip and text rendering of the shake report.
+
+use portkey_report::{
+    ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
+    PhaseTimings, ShakeReport, Verdict, render_text,
+};
+
+fn function(name: &str, crate_name: Option<&str>, size: Option<u64>) -> FunctionEntry {
+    FunctionEntry {
+        name: name.to_string(),
+        mangled: format!("_mangled_{}", name.replace("::", "_")),
+        crate_name: crate_name.map(str::to_string),
+        size_bytes: size,
+        kept_because: Vec::new(),
+    }
+}
+
+fn sample() -> ShakeReport {
+    let mut largest = vec![
+        function("core::fmt::write", Some("core"), Some(1_500)),
+        function("std::io::stdio::_print", Some("std"), Some(2_048)),
+        function("main", None, Some(64)),
+    ];
+    largest[1].kept_because = vec![
+        ChainLink {
+            symbol: "main".to_string(),
+            edge: "root (entry)".to_string(),
+        },
+        ChainLink {
+            symbol: "std::io::stdio::_print".to_string(),
+            edge: "call".to_string(),
+        },
+    ];
+    ShakeReport {
+        target_triple: "x86_64-unknown-linux-musl".to_string(),
+        entry: "main".to_string(),
+        inputs: InputSummary {
+            bitcode_modules: 21,
+            bitcode_bytes: 8_500_000,
+            native_inputs: 3,
+        },
+        functions: KeptRemoved {
+            kept: 1_234,
+            removed: 20_001,
+        },
+        globals: KeptRemoved {
+            kept: 456,
+            removed: 7_890,
+        },
+        kept_functions: vec![
+            function("main", None, Some(64)),
+            function("hello::unused_inline", Some("hello"), None),
+        ],
+        largest_functions: largest,
+        bytes_by_crate: vec![
+            CrateBytes {
+                crate_name: "core".to_string(),
+                bytes: 64_000,
+                symbols: 300,
+            },
+            CrateBytes {
+                crate_name: "std".to_string(),
+                bytes: 66_000,
+                symbols: 250,
+            },
+            CrateBytes {
+                crate_name: NON_RUST_BUCKET.to_string(),
+                bytes: 120,
+                symbols: 2,
+            },
+        ],
+        object_bytes: 150_000,
+        binary_bytes: 420_000,
+        zip_bytes: None,
+        timings_ms: PhaseTimings {
+            gather: 700,
+            graph: 10,
+            strip: 25,
+            optimise: 1_700,
+            codegen: 1_600,
+            link: 40,
+        },
+        explanations: vec![Explanation {
+            query: "demo::unused".to_string(),
+            verdict: Verdict::Removed,
+            symbol: Some("_ZN4demo6unused17h0123456789abcdefE".to_string()),
+            kept_because: Vec::new(),
+        }],
+    }
+}
+
+#[test]
+fn json_round_trip_preserves_report() {
+    let report = sample();
+    let json = report.to_json().expect("report serialises");
+    let back = ShakeReport::from_json(&json).expect("report parses");
+    assert_eq!(back, report);
+}
+
+#[test]
+fn json_uses_field_names() {
+    let json = sample().to_json().expect("report serialises");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["target_triple"], "x86_64-unknown-linux-musl");
+    assert_eq!(value["functions"]["kept"], 1_234);
+    assert_eq!(value["globals"]["removed"], 7_890);
+    assert_eq!(value["zip_bytes"], serde_json::Value::Null);
+    assert_eq!(value["timings_ms"]["optimise"], 1_700);
+    assert_eq!(
+        value["kept_functions"][1]["size_bytes"],
+        serde_json::Value::Null
+    );
+    assert!(value["kept_functions"][0].get("kept_because").is_none());
+}
+
+#[test]
+fn zip_size_added_later_round_trips() {
+    let mut report = sample();
+    report.zip_bytes = Some(210_000);
+    let json = report.to_json().expect("report serialises");
+    let back = ShakeReport::from_json(&json).expect("report parses");
+    assert_eq!(back.zip_bytes, Some(210_000));
+    assert!(render_text(&back).contains("zip        210,000 B"));
+}
+
+#[test]
+fn text_shows_counts_and_sizes() {
+    let text = render_text(&sample());
+    assert!(text.contains("x86_64-unknown-linux-musl"), "{text}");
+    assert!(text.contains("1,234 kept"), "{text}");
+    assert!(text.contains("20,001 removed"), "{text}");
+    assert!(text.contains("object     150,000 B"), "{text}");
+    assert!(text.contains("binary     420,000 B (stripped)"), "{text}");
+    assert!(text.contains("zip        not packaged"), "{text}");
+    assert!(text.contains("total 4075"), "{text}");
+}
+
+#[test]
+fn text_sorts_crates_by_bytes() {
+    let text = render_text(&sample());
+    let std_at = text.find("\n  std ").expect("std row present");
+    let core_at = text.find("\n  core ").expect("core row present");
+    let other_at = text.find(NON_RUST_BUCKET).expect("non-Rust row present");
+    assert!(std_at < core_at, "{text}");
+    assert!(core_at < other_at, "{text}");
+    let total_line = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("total "))
+        .expect("total row present");
+    assert!(total_line.ends_with("130,120"), "{text}");
+}
+
+#[test]
+fn text_sorts_functions_by_size() {
+    let text = render_text(&sample());
+    let print_at = text.find("std::io::stdio::_print").expect("listed");
+    let write_at = text.find("core::fmt::write").expect("listed");
+    assert!(print_at < write_at, "{text}");
+}
+
+#[test]
+fn text_is_independent_of_input_order() {
+    let report = sample();
+    let mut shuffled = report.clone();
+    shuffled.bytes_by_crate.reverse();
+    shuffled.largest_functions.reverse();
+    assert_eq!(render_text(&report), render_text(&shuffled));
+}
+
+#[test]
+fn text_lists_at_most_twenty_functions() {
+    let mut report = sample();
+    report.largest_functions = (0..30)
+        .map(|index| {
+            function(
+                &format!("demo::f{index:02}"),
+                Some("demo"),
+                Some(1_000 + index),
+            )
+        })
+        .collect();
+    let text = render_text(&report);
+    let listed = text.lines().filter(|line| line.contains("demo::f")).count();
+    assert_eq!(listed, 20);
+    assert!(text.contains("demo::f29"));
+    assert!(!text.contains("demo::f09"));
+}
+
+#[test]
+fn explanation_verdict_serialises_in_snake_case() {
+    let json = sample().to_json().expect("report serialises");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["explanations"][0]["verdict"], "removed");
+    let report = sample();
+    let explanation = report.explanation("demo::unused").expect("asked for");
+    assert_eq!(explanation.verdict, Verdict::Removed);
+    assert!(report.explanation("demo::other").is_none());
+}
+
+#[test]
+fn text_lists_explanations() {
+    let text = render_text(&sample());
+    assert!(
+        text.contains("demo::unused: removed: unreachable from every root"),
+        "{text}"
+    );
+}
+
+#[test]
+fn report_without_explanations_parses() {
+    let mut report = sample();
+    report.explanations.clear();
+    let json = report.to_json().expect("report serialises");
+    assert!(!json.contains("explanations"));
+    let back = ShakeReport::from_json(&json).expect("report parses");
+    assert!(back.explanations.is_empty());
+}
+
+#[test]
+fn kept_function_finds_by_either_name() {
+    let report = sample();
+    assert!(report.kept_function("main").is_some());
+    assert!(
+        report
+            .kept_function("_mangled_hello_unused_inline")
+            .is_some()
+    );
+    assert!(report.kept_function("hello::absent").is_none());
+}

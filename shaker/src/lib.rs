@@ -1,0 +1,284 @@
+//! The linker step behind `portkey-ld`. rustc calls it as a gcc-flavoured linker when a build
+//! uses `-C linker-plugin-lto -C linker=portkey-ld`. It gathers the whole program's LLVM bitcode
+//! and keeps only what the entry reaches through the call graph. The rest is deleted, the
+//! remainder optimised for size and emitted as one object, and the original linker driver
+//! (`cc`) links that object into the static executable rustc requested. Without bitcode and without a report request it behaves
+//! as a transparent linker, so it also works where cargo uses it for something unexpected.
+//!
+//! Environment: `PORTKEY_LD_REPORT` names the JSON report to write; `PORTKEY_LD_CC` overrides
+//! the linker driver (default `cc`); `PORTKEY_LD_EXPLAIN` lists symbols (comma-separated) whose
+//! fate and shortest reference chain the report records.
+
+pub mod args;
+pub mod error;
+pub mod inputs;
+pub mod link;
+pub mod llvm;
+pub mod natives;
+pub mod summary;
+pub mod toolchain;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use portkey_report::{InputSummary, PhaseTimings, ShakeReport};
+
+pub use error::ShakeError;
+
+use args::{LinkLine, expand_response_files};
+use llvm::LlvmSession;
+
+/// Symbol every executable starts from.
+pub const ENTRY: &str = "main";
+
+/// Settings read from the environment of the linker process.
+#[derive(Debug, Clone)]
+pub struct LinkerConfig {
+    /// Path of the JSON report, or `None` for no report.
+    pub report_path: Option<PathBuf>,
+    /// The linker driver for the final link.
+    pub cc: String,
+    /// Symbols whose fate the report explains.
+    pub explain: Vec<String>,
+}
+
+impl LinkerConfig {
+    /// Reads `PORTKEY_LD_REPORT` and `PORTKEY_LD_CC`.
+    pub fn from_env() -> Self {
+        LinkerConfig {
+            report_path: std::env::var_os("PORTKEY_LD_REPORT")
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from),
+            cc: std::env::var("PORTKEY_LD_CC")
+                .ok()
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| "cc".to_string()),
+            explain: std::env::var("PORTKEY_LD_EXPLAIN")
+                .map(|list| parse_explain_list(&list))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Splits `PORTKEY_LD_EXPLAIN`: symbol names separated by commas or newlines. Demangled names
+/// contain commas only inside `<...>`, so commas there do not split.
+pub fn parse_explain_list(list: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0usize;
+    for c in list.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            ',' | '\n' if depth == 0 => {
+                names.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    names.push(current);
+    names
+        .into_iter()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// Result of one linker call.
+#[derive(Debug)]
+pub enum LinkOutcome {
+    /// The program was shaken and linked; the report is returned whether or not it was written.
+    Shaken(Box<ShakeReport>),
+    /// No bitcode and no report requested: the driver ran on the unchanged arguments.
+    PassedThrough,
+}
+
+/// Entry point of the `portkey-ld` binary: links with the process arguments and environment and
+/// prints any error on stderr, where rustc shows it.
+pub fn linker_main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let config = LinkerConfig::from_env();
+    match link(&args, &config) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("portkey-ld: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Links with the given linker arguments (as rustc passes them, `@file` arguments included).
+pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, ShakeError> {
+    let started = Instant::now();
+    let expanded = expand_response_files(args)?;
+    let line = match LinkLine::parse(&expanded) {
+        Ok(line) => line,
+        Err(error) if config.report_path.is_none() => {
+            // A link this tool does not handle, with no report requested: the driver runs it
+            // exactly as it would without portkey-ld.
+            let _ = error;
+            return pass_through(args, config);
+        }
+        Err(error) => return Err(error),
+    };
+
+    let gathered = inputs::gather(&line)?;
+    if gathered.bitcode.is_empty() {
+        if config.report_path.is_none() {
+            return pass_through(args, config);
+        }
+        return Err(ShakeError::NoBitcode);
+    }
+
+    let session = LlvmSession::new();
+    let loaded = llvm::load::load_program(&session, &gathered.bitcode)?;
+    let input_summary = InputSummary {
+        bitcode_modules: gathered.bitcode.len() as u64,
+        bitcode_bytes: gathered.bitcode_bytes(),
+        native_inputs: (gathered.native_inputs.len() + gathered.extracted.len()) as u64,
+    };
+    let gather_ms = elapsed_ms(started);
+
+    let phase = Instant::now();
+    let mut native_files = gathered.native_inputs.clone();
+    native_files.extend(gathered.extracted.iter().cloned());
+    let native_references = natives::undefined_symbols(&line, &native_files, &config.cc)?;
+    let program = llvm::walk::build_graph(
+        &loaded.module,
+        &loaded.crate_of_symbol,
+        ENTRY,
+        &native_references,
+    )?;
+    let reachable = program.graph.reachable();
+    let graph_ms = elapsed_ms(phase);
+
+    let phase = Instant::now();
+    let counts = llvm::strip::delete_unreachable(&program, &reachable);
+    llvm::strip::internalize(&program, &reachable);
+    llvm::strip::strip_debug_info(&loaded.module);
+    llvm::strip::verify(&loaded.module)?;
+    let strip_ms = elapsed_ms(phase);
+
+    let phase = Instant::now();
+    let settings = llvm::emit::CodegenSettings {
+        cpu: line.cpu.clone(),
+        executable: line.executable,
+    };
+    let machine = llvm::emit::target_machine(&loaded.module, &settings)?;
+    llvm::emit::optimise(&session, &loaded.module, &machine)?;
+    let optimise_ms = elapsed_ms(phase);
+
+    let phase = Instant::now();
+    let object = llvm::emit::emit_object(&session, &loaded.module, &machine)?;
+    let object_path = gathered.temp_dir.path().join("portkey-shaken.o");
+    write_file(&object_path, &object)?;
+    let codegen_ms = elapsed_ms(phase);
+
+    let phase = Instant::now();
+    let final_args =
+        link::final_arguments(&line, &gathered.consumed, &object_path, &gathered.extracted);
+    link::run_driver(&config.cc, &final_args, gathered.temp_dir.path())?;
+    let link_ms = elapsed_ms(phase);
+
+    let object_symbols =
+        summary::object_symbols(&object).map_err(|message| ShakeError::ReportObject {
+            path: object_path.clone(),
+            message,
+        })?;
+    let binary_bytes = std::fs::metadata(&line.output)
+        .map_err(|source| ShakeError::Read {
+            path: line.output.clone(),
+            source,
+        })?
+        .len();
+    let report = summary::build_report(summary::ReportInputs {
+        target_triple: machine.triple.clone(),
+        entry: ENTRY.to_string(),
+        inputs: input_summary,
+        counts,
+        graph: &program.graph,
+        reachable: &reachable,
+        object_symbols: &object_symbols,
+        object_bytes: object.len() as u64,
+        binary_bytes,
+        timings: PhaseTimings {
+            gather: gather_ms,
+            graph: graph_ms,
+            strip: strip_ms,
+            optimise: optimise_ms,
+            codegen: codegen_ms,
+            link: link_ms,
+        },
+        explain: &config.explain,
+    });
+    if let Some(path) = &config.report_path {
+        write_file(path, report.to_json()?.as_bytes())?;
+    }
+    Ok(LinkOutcome::Shaken(Box::new(report)))
+}
+
+/// Runs the driver on the original arguments and mirrors its exit status.
+fn pass_through(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, ShakeError> {
+    let status = std::process::Command::new(&config.cc)
+        .args(args)
+        .status()
+        .map_err(|source| ShakeError::SpawnLinker {
+            program: config.cc.clone(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(ShakeError::NativeLink {
+            program: config.cc.clone(),
+            status: status.to_string(),
+        });
+    }
+    Ok(LinkOutcome::PassedThrough)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ShakeError> {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| ShakeError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, bytes).map_err(|source| ShakeError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_explain_list;
+
+    #[test]
+    fn explain_list_splits_outside_angle_brackets() {
+        let cases: &[(&str, &[&str])] = &[
+            ("main", &["main"]),
+            ("a, b,,c\nd", &["a", "b", "c", "d"]),
+            (
+                "<std::collections::HashMap<K, V> as core::fmt::Debug>::fmt,main",
+                &[
+                    "<std::collections::HashMap<K, V> as core::fmt::Debug>::fmt",
+                    "main",
+                ],
+            ),
+            ("", &[]),
+        ];
+        for (list, expected) in cases {
+            assert_eq!(parse_explain_list(list), *expected, "list {list:?}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Parses every bitcode module into one context and links them into a single module, recording
+//! which crate defined each symbol before the modules lose their identity.
+
+use std::collections::HashMap;
+
+use inkwell::memory_buffer::MemoryBuffer;
+use inkwell::module::Module;
+use llvm_sys::core::{
+    LLVMGetFirstFunction, LLVMGetFirstGlobal, LLVMGetNextFunction, LLVMGetNextGlobal,
+    LLVMIsDeclaration,
+};
+use llvm_sys::linker::LLVMLinkModules2;
+use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
+
+use super::LlvmSession;
+use super::walk::value_name;
+use crate::error::ShakeError;
+use crate::inputs::BitcodeBlob;
+
+/// The whole program as one module, with the defining crate of each symbol.
+pub struct LoadedProgram<'ctx> {
+    pub module: Module<'ctx>,
+    /// Symbol name to the crate whose module defined it.
+    pub crate_of_symbol: HashMap<String, String>,
+}
+
+/// Parses and links `blobs` in order. Parse errors and link errors name the module's origin.
+pub fn load_program<'ctx>(
+    session: &'ctx LlvmSession,
+    blobs: &[BitcodeBlob],
+) -> Result<LoadedProgram<'ctx>, ShakeError> {
+    let mut crate_of_symbol = HashMap::new();
+    let mut program: Option<Module<'ctx>> = None;
+
+    for blob in blobs {
+        let buffer = MemoryBuffer::create_from_memory_range(&blob.bytes, &blob.origin);
+        // This parser reports errors through its return value, not the context's handler.
+        let module =
+            Module::parse_bitcode_from_buffer(&buffer, session.context()).map_err(|message| {
+                ShakeError::ParseBitcode {
+                    origin: blob.origin.clone(),
+                    message: message.to_string(),
+                }
+            })?;
+        record_definitions(module.as_mut_ptr(), &blob.crate_name, &mut crate_of_symbol);
+
+        let Some(destination) = &program else {
+            program = Some(module);
+            continue;
+        };
+        // SAFETY: both modules belong to the session's context; LLVMLinkModules2 destroys the
+        // source module, so its wrapper is forgotten instead of dropped.
+        let failed = unsafe { LLVMLinkModules2(destination.as_mut_ptr(), module.as_mut_ptr()) };
+        std::mem::forget(module);
+        let diagnostics = session.take_errors();
+        if failed != 0 || diagnostics.is_some() {
+            return Err(ShakeError::LinkBitcode {
+                origin: blob.origin.clone(),
+                message: diagnostics.unwrap_or_else(|| "LLVM reported no reason".to_string()),
+            });
+        }
+    }
+
+    let module = program.ok_or(ShakeError::NoBitcode)?;
+    Ok(LoadedProgram {
+        module,
+        crate_of_symbol,
+    })
+}
+
+fn record_definitions(module: LLVMModuleRef, crate_name: &str, out: &mut HashMap<String, String>) {
+    let mut record = |value: LLVMValueRef| {
+        // SAFETY: `value` is a live global of `module`.
+        if unsafe { LLVMIsDeclaration(value) } != 0 {
+            return;
+        }
+        let name = value_name(value);
+        if !name.is_empty() {
+            out.entry(name).or_insert_with(|| crate_name.to_string());
+        }
+    };
+    // SAFETY: plain iteration over the module's function and global lists.
+    unsafe {
+        let mut function = LLVMGetFirstFunction(module);
+        while !function.is_null() {
+            record(function);
+            function = LLVMGetNextFunction(function);
+        }
+        let mut global = LLVMGetFirstGlobal(module);
+        while !global.is_null() {
+            record(global);
+            global = LLVMGetNextGlobal(global);
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Reads the call graph out of the linked module: one symbol per function, global variable,
+//! alias and ifunc. Edges come from instruction operands, from constants and constant
+//! expressions (walked recursively, so vtable slots count), and from global initializers,
+//! aliasees, ifunc resolvers and personality routines. Roots are the entry, the `llvm.used`,
+//! `llvm.compiler.used`, `llvm.global_ctors` and `llvm.global_dtors` lists, symbols that native
+//! code refers to and the library functions code generation may call by name.
+
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+use inkwell::module::Module;
+use llvm_sys::core::*;
+use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
+use portkey_callgraph::{
+    CallGraph, CallGraphBuilder, EdgeKind, RootReason, Symbol, SymbolId, SymbolKind,
+};
+
+use crate::error::ShakeError;
+
+/// Functions that instruction selection may call by name even when the IR never does, so a
+/// definition in the bitcode has to survive and stay visible.
+const LIBCALLS: &[&str] = &[
+    "memcpy",
+    "memmove",
+    "memset",
+    "memcmp",
+    "bcmp",
+    "strlen",
+    "__stack_chk_fail",
+];
+
+/// The call graph plus the LLVM value behind each symbol.
+pub struct ProgramGraph {
+    pub graph: CallGraph,
+    /// Indexed by `SymbolId::index` of `graph`.
+    pub values: Vec<LLVMValueRef>,
+    /// Symbols that must keep external linkage: the entry, native references and libcalls.
+    pub visible: Vec<bool>,
+    /// The entry symbol, a defined function.
+    pub entry: SymbolId,
+}
+
+/// Returns the name of a value, empty for unnamed values.
+pub(crate) fn value_name(value: LLVMValueRef) -> String {
+    let mut length = 0usize;
+    // SAFETY: LLVM returns a pointer to `length` bytes owned by the value.
+    let pointer = unsafe { LLVMGetValueName2(value, &mut length) };
+    if pointer.is_null() || length == 0 {
+        return String::new();
+    }
+    let bytes = unsafe { std::slice::from_raw_parts(pointer as *const u8, length) };
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Iterates a module's functions, global variables, aliases and ifuncs with their kinds.
+pub(crate) fn global_values(module: LLVMModuleRef) -> Vec<(LLVMValueRef, SymbolKind)> {
+    let mut values = Vec::new();
+    // SAFETY: plain iteration over the module's symbol lists.
+    unsafe {
+        let mut value = LLVMGetFirstFunction(module);
+        while !value.is_null() {
+            values.push((value, SymbolKind::Function));
+            value = LLVMGetNextFunction(value);
+        }
+        let mut value = LLVMGetFirstGlobal(module);
+        while !value.is_null() {
+            values.push((value, SymbolKind::Global));
+            value = LLVMGetNextGlobal(value);
+        }
+        let mut value = LLVMGetFirstGlobalAlias(module);
+        while !value.is_null() {
+            values.push((value, SymbolKind::Alias));
+            value = LLVMGetNextGlobalAlias(value);
+        }
+        let mut value = LLVMGetFirstGlobalIFunc(module);
+        while !value.is_null() {
+            values.push((value, SymbolKind::IFunc));
+            value = LLVMGetNextGlobalIFunc(value);
+        }
+    }
+    values
+}
+
+/// Gives every unnamed global value a name, so each symbol of the graph has one. Only private
+/// and internal values can be unnamed, so the names never reach the symbol table.
+fn name_unnamed(values: &[(LLVMValueRef, SymbolKind)]) {
+    const PREFIX: &[u8] = b"__portkey_unnamed";
+    for (value, _) in values {
+        if value_name(*value).is_empty() {
+            // SAFETY: LLVM copies the name and appends a number when it is taken.
+            unsafe { LLVMSetValueName2(*value, PREFIX.as_ptr() as *const _, PREFIX.len()) };
+        }
+    }
+}
+
+struct Walker {
+    builder: CallGraphBuilder,
+    ids: HashMap<LLVMValueRef, SymbolId>,
+    /// Global values each visited constant refers to, so shared constants are walked once.
+    constant_targets: HashMap<LLVMValueRef, Rc<[SymbolId]>>,
+}
+
+impl Walker {
+    fn targets_of_constant(&mut self, constant: LLVMValueRef) -> Rc<[SymbolId]> {
+        if let Some(targets) = self.constant_targets.get(&constant) {
+            return targets.clone();
+        }
+        let mut targets: Vec<SymbolId> = Vec::new();
+        // SAFETY: `constant` is a live constant; constants are users, so operand access is valid.
+        let count = unsafe { LLVMGetNumOperands(constant) }.max(0) as u32;
+        for index in 0..count {
+            let operand = unsafe { LLVMGetOperand(constant, index) };
+            if operand.is_null() {
+                continue;
+            }
+            if let Some(id) = self.global_id(operand) {
+                targets.push(id);
+                continue;
+            }
+            if unsafe { LLVMIsAConstant(operand) }.is_null() {
+                continue;
+            }
+            targets.extend(self.targets_of_constant(operand).iter().copied());
+        }
+        targets.sort();
+        targets.dedup();
+        let targets: Rc<[SymbolId]> = targets.into();
+        self.constant_targets.insert(constant, targets.clone());
+        targets
+    }
+
+    fn global_id(&self, value: LLVMValueRef) -> Option<SymbolId> {
+        // SAFETY: type test on a live value.
+        if unsafe { LLVMIsAGlobalValue(value) }.is_null() {
+            return None;
+        }
+        self.ids.get(&value).copied()
+    }
+
+    /// Adds edges from `from` to every global value that `value` is or contains.
+    fn reference(
+        &mut self,
+        from: SymbolId,
+        value: LLVMValueRef,
+        direct: EdgeKind,
+        nested: EdgeKind,
+    ) {
+        if value.is_null() {
+            return;
+        }
+        if let Some(to) = self.global_id(value) {
+            self.builder.add_edge(from, to, direct);
+            return;
+        }
+        // SAFETY: type test on a live value.
+        if unsafe { LLVMIsAConstant(value) }.is_null() {
+            return;
+        }
+        for to in self.targets_of_constant(value).iter() {
+            self.builder.add_edge(from, *to, nested);
+        }
+    }
+
+    /// Walks a function body and returns its instruction count.
+    fn walk_function(&mut self, from: SymbolId, function: LLVMValueRef) -> u64 {
+        let mut instructions = 0u64;
+        // SAFETY: iteration over the blocks and instructions of a live function.
+        unsafe {
+            if LLVMHasPersonalityFn(function) != 0 {
+                let personality = LLVMGetPersonalityFn(function);
+                self.reference(
+                    from,
+                    personality,
+                    EdgeKind::Personality,
+                    EdgeKind::Personality,
+                );
+            }
+            let mut block = LLVMGetFirstBasicBlock(function);
+            while !block.is_null() {
+                let mut instruction = LLVMGetFirstInstruction(block);
+                while !instruction.is_null() {
+                    instructions += 1;
+                    self.walk_instruction(from, instruction);
+                    instruction = LLVMGetNextInstruction(instruction);
+                }
+                block = LLVMGetNextBasicBlock(block);
+            }
+        }
+        instructions
+    }
+
+    fn walk_instruction(&mut self, from: SymbolId, instruction: LLVMValueRef) {
+        // SAFETY: `instruction` is a live instruction, which is a user.
+        unsafe {
+            let is_call = !LLVMIsACallInst(instruction).is_null()
+                || !LLVMIsAInvokeInst(instruction).is_null()
+                || !LLVMIsACallBrInst(instruction).is_null();
+            let callee = if is_call {
+                LLVMGetCalledValue(instruction)
+            } else {
+                std::ptr::null_mut()
+            };
+            let count = LLVMGetNumOperands(instruction).max(0) as u32;
+            for index in 0..count {
+                let operand = LLVMGetOperand(instruction, index);
+                if operand.is_null() {
+                    continue;
+                }
+                // The callee is the last operand of a call, invoke or callbr.
+                let direct = if is_call && operand == callee && index + 1 == count {
+                    EdgeKind::Call
+                } else {
+                    EdgeKind::Reference
+                };
+                self.reference(from, operand, direct, EdgeKind::ConstantRef);
+            }
+        }
+    }
+}
+
+/// Builds the call graph of `module`. `entry` must be a defined function; `native_references`
+/// are the undefined symbols of native inputs.
+pub fn build_graph(
+    module: &Module<'_>,
+    crate_of_symbol: &HashMap<String, String>,
+    entry: &str,
+    native_references: &BTreeSet<String>,
+) -> Result<ProgramGraph, ShakeError> {
+    let module_ref = module.as_mut_ptr();
+    let values = global_values(module_ref);
+    name_unnamed(&values);
+
+    let mut walker = Walker {
+        builder: CallGraphBuilder::new(),
+        ids: HashMap::with_capacity(values.len()),
+        constant_targets: HashMap::new(),
+    };
+    let mut by_name: HashMap<String, LLVMValueRef> = HashMap::with_capacity(values.len());
+    for (value, kind) in &values {
+        let name = value_name(*value);
+        // SAFETY: declaration test on a live global value.
+        let defined = match kind {
+            SymbolKind::Function | SymbolKind::Global => {
+                (unsafe { LLVMIsDeclaration(*value) }) == 0
+            }
+            SymbolKind::Alias | SymbolKind::IFunc => true,
+        };
+        let mut symbol = if defined {
+            Symbol::new(name.clone(), *kind)
+        } else {
+            Symbol::declaration(name.clone(), *kind)
+        };
+        if let Some(crate_name) = crate_of_symbol.get(&name) {
+            symbol = symbol.with_module(crate_name.clone());
+        }
+        let id = walker.builder.add_symbol(symbol)?;
+        walker.ids.insert(*value, id);
+        by_name.insert(name, *value);
+    }
+
+    for (value, kind) in &values {
+        let from = walker.ids[value];
+        // SAFETY: reads of live global values of the module.
+        unsafe {
+            match kind {
+                SymbolKind::Function => {
+                    if LLVMIsDeclaration(*value) == 0 {
+                        let count = walker.walk_function(from, *value);
+                        walker.builder.set_size_hint(from, count);
+                    }
+                }
+                SymbolKind::Global => {
+                    let initializer = LLVMGetInitializer(*value);
+                    walker.reference(
+                        from,
+                        initializer,
+                        EdgeKind::ConstantRef,
+                        EdgeKind::ConstantRef,
+                    );
+                }
+                SymbolKind::Alias => {
+                    let aliasee = LLVMAliasGetAliasee(*value);
+                    walker.reference(from, aliasee, EdgeKind::Alias, EdgeKind::Alias);
+                }
+                SymbolKind::IFunc => {
+                    let resolver = LLVMGetGlobalIFuncResolver(*value);
+                    walker.reference(from, resolver, EdgeKind::Resolver, EdgeKind::Resolver);
+                }
+            }
+        }
+    }
+
+    add_roots(&mut walker.builder, entry, native_references)?;
+    let graph = walker.builder.build()?;
+    let entry_id = graph
+        .symbol_id(entry)
+        .ok_or_else(|| ShakeError::MissingEntry {
+            entry: entry.to_string(),
+        })?;
+
+    let mut ordered_values = Vec::with_capacity(graph.len());
+    let mut visible = Vec::with_capacity(graph.len());
+    for symbol in graph.symbols() {
+        ordered_values.push(by_name[&symbol.name]);
+        visible.push(must_stay_visible(&symbol.name, entry, native_references));
+    }
+    Ok(ProgramGraph {
+        graph,
+        values: ordered_values,
+        visible,
+        entry: entry_id,
+    })
+}
+
+fn must_stay_visible(name: &str, entry: &str, native_references: &BTreeSet<String>) -> bool {
+    name == entry || native_references.contains(name) || LIBCALLS.contains(&name)
+}
+
+fn add_roots(
+    builder: &mut CallGraphBuilder,
+    entry: &str,
+    native_references: &BTreeSet<String>,
+) -> Result<(), ShakeError> {
+    let entry_id = builder
+        .symbol_id(entry)
+        .filter(|id| builder.symbol(*id).is_some_and(|symbol| symbol.defined))
+        .ok_or_else(|| ShakeError::MissingEntry {
+            entry: entry.to_string(),
+        })?;
+    builder.add_root(entry_id, RootReason::Entry);
+
+    for name in native_references {
+        if let Some(id) = builder.symbol_id(name) {
+            builder.add_root(id, RootReason::NativeReference);
+        }
+    }
+    for name in LIBCALLS {
+        if let Some(id) = builder.symbol_id(name) {
+            builder.add_root(id, RootReason::Runtime);
+        }
+    }
+
+    // Special LLVM globals: the constructor and destructor lists and the used lists. Any other
+    // `llvm.` global with a definition is kept too, because LLVM gives those names meaning.
+    let special: Vec<(SymbolId, RootReason)> = builder
+        .iter()
+        .filter_map(|(id, symbol)| {
+            if symbol.kind != SymbolKind::Global
+                || !symbol.defined
+                || !symbol.name.starts_with("llvm.")
+            {
+                return None;
+            }
+            let reason = match symbol.name.as_str() {
+                "llvm.global_ctors" => RootReason::Constructor,
+                "llvm.global_dtors" => RootReason::Destructor,
+                _ => RootReason::Used,
+            };
+            Some((id, reason))
+        })
+        .collect();
+    for (id, reason) in special {
+        builder.add_root(id, reason);
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Builds the [`ShakeReport`] from the call graph and the emitted object: kept and removed
+//! counts, machine-code size per kept function, bytes per crate and the largest functions with
+//! the chain of references that kept each one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use object::{Object, ObjectSymbol, SymbolKind as ObjectSymbolKind};
+use portkey_callgraph::{CallGraph, PathTree, Reachability, SymbolId, SymbolKind};
+use portkey_report::{
+    ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
+    PhaseTimings, ShakeReport, Verdict,
+};
+
+use crate::llvm::strip::StripCounts;
+
+/// Number of functions listed in `largest_functions`.
+const MAX_LARGEST_FUNCTIONS: usize = 50;
+
+/// A sized symbol of the emitted object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectSymbolSize {
+    pub name: String,
+    pub size: u64,
+    pub is_function: bool,
+}
+
+/// Reads the defined, sized code and data symbols of an object file, local ones included.
+pub fn object_symbols(object: &[u8]) -> Result<Vec<ObjectSymbolSize>, String> {
+    let file = object::File::parse(object).map_err(|error| error.to_string())?;
+    let mut symbols = Vec::new();
+    for symbol in file.symbols() {
+        if symbol.is_undefined() || symbol.size() == 0 {
+            continue;
+        }
+        let is_function = match symbol.kind() {
+            ObjectSymbolKind::Text => true,
+            ObjectSymbolKind::Data | ObjectSymbolKind::Tls => false,
+            _ => continue,
+        };
+        let Ok(name) = symbol.name() else { continue };
+        symbols.push(ObjectSymbolSize {
+            name: name.to_string(),
+            size: symbol.size(),
+            is_function,
+        });
+    }
+    Ok(symbols)
+}
+
+/// Demangles a Rust symbol without its hash, or returns `None` for other symbols.
+pub fn demangle(name: &str) -> Option<String> {
+    rustc_demangle::try_demangle(name)
+        .ok()
+        .map(|demangled| format!("{demangled:#}"))
+}
+
+/// Returns the crate of a demangled path: the identifier before the first `::`, so
+/// `<alloc::string::String as core::fmt::Write>::write_str` belongs to `alloc` and
+/// `<[u8] as core::fmt::Debug>::fmt` to `core`.
+pub fn crate_of_path(demangled: &str) -> Option<String> {
+    let separator = demangled.find("::")?;
+    let head = &demangled[..separator];
+    let start = head
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map(|position| position + 1)
+        .unwrap_or(0);
+    let name = &head[start..];
+    if name.is_empty() {
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// Values measured by the shaker that the report needs besides the graph.
+pub struct ReportInputs<'a> {
+    pub target_triple: String,
+    pub entry: String,
+    pub inputs: InputSummary,
+    pub counts: StripCounts,
+    pub graph: &'a CallGraph,
+    pub reachable: &'a Reachability,
+    pub object_symbols: &'a [ObjectSymbolSize],
+    pub object_bytes: u64,
+    pub binary_bytes: u64,
+    pub timings: PhaseTimings,
+    /// Symbols to explain, mangled or demangled without the hash.
+    pub explain: &'a [String],
+}
+
+/// Assembles the report.
+pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
+    let graph = inputs.graph;
+    let sizes: HashMap<&str, u64> = inputs
+        .object_symbols
+        .iter()
+        .filter(|symbol| symbol.is_function)
+        .map(|symbol| (symbol.name.as_str(), symbol.size))
+        .collect();
+    let defining_crate = |name: &str| -> Option<String> {
+        graph
+            .symbol_id(name)
+            .and_then(|id| graph.symbol(id).module.clone())
+    };
+
+    let mut kept_functions: Vec<FunctionEntry> = inputs
+        .reachable
+        .kept()
+        .map(|id| graph.symbol(id))
+        .filter(|symbol| symbol.kind == SymbolKind::Function && symbol.defined)
+        .map(|symbol| {
+            let demangled = demangle(&symbol.name);
+            FunctionEntry {
+                crate_name: demangled
+                    .as_deref()
+                    .and_then(crate_of_path)
+                    .or_else(|| symbol.module.clone()),
+                name: demangled.unwrap_or_else(|| symbol.name.clone()),
+                mangled: symbol.name.clone(),
+                size_bytes: sizes.get(symbol.name.as_str()).copied(),
+                kept_because: Vec::new(),
+            }
+        })
+        .collect();
+    kept_functions.sort_by(|a, b| a.mangled.cmp(&b.mangled));
+
+    let mut by_crate: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for symbol in inputs.object_symbols {
+        let crate_name = demangle(&symbol.name)
+            .as_deref()
+            .and_then(crate_of_path)
+            .or_else(|| defining_crate(&symbol.name))
+            .unwrap_or_else(|| NON_RUST_BUCKET.to_string());
+        let entry = by_crate.entry(crate_name).or_default();
+        entry.0 += symbol.size;
+        entry.1 += 1;
+    }
+    let mut bytes_by_crate: Vec<CrateBytes> = by_crate
+        .into_iter()
+        .map(|(crate_name, (bytes, symbols))| CrateBytes {
+            crate_name,
+            bytes,
+            symbols,
+        })
+        .collect();
+    bytes_by_crate.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.crate_name.cmp(&b.crate_name))
+    });
+
+    let tree = graph.shortest_paths();
+    let largest_functions = largest_functions(graph, &tree, inputs.object_symbols, &defining_crate);
+    let explanations = inputs
+        .explain
+        .iter()
+        .map(|query| explain(graph, inputs.reachable, &tree, query))
+        .collect();
+
+    ShakeReport {
+        target_triple: inputs.target_triple,
+        entry: inputs.entry,
+        inputs: inputs.inputs,
+        functions: KeptRemoved {
+            kept: inputs.counts.functions_kept,
+            removed: inputs.counts.functions_removed,
+        },
+        globals: KeptRemoved {
+            kept: inputs.counts.globals_kept,
+            removed: inputs.counts.globals_removed,
+        },
+        kept_functions,
+        largest_functions,
+        bytes_by_crate,
+        object_bytes: inputs.object_bytes,
+        binary_bytes: inputs.binary_bytes,
+        zip_bytes: None,
+        timings_ms: inputs.timings,
+        explanations,
+    }
+}
+
+/// Explains whether `query` was kept. The exact symbol name matches first, else the first symbol
+/// in name order whose demangled name matches.
+fn explain(
+    graph: &CallGraph,
+    reachable: &Reachability,
+    tree: &PathTree,
+    query: &str,
+) -> Explanation {
+    let found = graph.symbol_id(query).or_else(|| {
+        graph
+            .iter()
+            .find(|(_, symbol)| demangle(&symbol.name).as_deref() == Some(query))
+            .map(|(id, _)| id)
+    });
+    let Some(id) = found else {
+        return Explanation {
+            query: query.to_string(),
+            verdict: Verdict::NotFound,
+            symbol: None,
+            kept_because: Vec::new(),
+        };
+    };
+    let kept = reachable.contains(id);
+    Explanation {
+        query: query.to_string(),
+        verdict: if kept {
+            Verdict::Kept
+        } else {
+            Verdict::Removed
+        },
+        symbol: Some(graph.symbol(id).name.clone()),
+        kept_because: chain_to(graph, tree, id),
+    }
+}
+
+fn chain_to(graph: &CallGraph, tree: &PathTree, id: SymbolId) -> Vec<ChainLink> {
+    tree.path_to(graph, id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|step| ChainLink {
+            symbol: demangle(&step.symbol).unwrap_or(step.symbol),
+            edge: step.via.to_string(),
+        })
+        .collect()
+}
+
+fn largest_functions(
+    graph: &CallGraph,
+    tree: &PathTree,
+    object_symbols: &[ObjectSymbolSize],
+    defining_crate: &dyn Fn(&str) -> Option<String>,
+) -> Vec<FunctionEntry> {
+    let mut functions: Vec<&ObjectSymbolSize> =
+        object_symbols.iter().filter(|s| s.is_function).collect();
+    functions.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    functions.truncate(MAX_LARGEST_FUNCTIONS);
+
+    functions
+        .into_iter()
+        .map(|symbol| {
+            let demangled = demangle(&symbol.name);
+            let kept_because = graph
+                .symbol_id(&symbol.name)
+                .map(|id| chain_to(graph, tree, id))
+                .unwrap_or_default();
+            FunctionEntry {
+                crate_name: demangled
+                    .as_deref()
+                    .and_then(crate_of_path)
+                    .or_else(|| defining_crate(&symbol.name)),
+                name: demangled.unwrap_or_else(|| symbol.name.clone()),
+                mangled: symbol.name.clone(),
+                size_bytes: Some(symbol.size),
+                kept_because,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crate_is_first_path_segment() {
+        let cases = [
+            ("std::io::stdio::_print", Some("std")),
+            (
+                "<alloc::string::String as core::fmt::Write>::write_str",
+                Some("alloc"),
+            ),
+            ("<[u8] as core::fmt::Debug>::fmt", Some("core")),
+            ("<&T as core::fmt::Display>::fmt", Some("core")),
+            ("main", None),
+            ("hello::flatter", Some("hello")),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(crate_of_path(path).as_deref(), expected, "path {path}");
+        }
+    }
+
+    #[test]
+    fn demangle_handles_both_manglings() {
+        assert_eq!(
+            demangle("_ZN3std2io5stdio6_print17h0123456789abcdefE").as_deref(),
+            Some("std::io::stdio::_print")
+        );
+        assert_eq!(
+            demangle("_RNvNtCsaz6eC2DG7lh_3std9panicking11EMPTY_PANIC").as_deref(),
+            Some("std::panicking::EMPTY_PANIC")
+        );
+        assert_eq!(demangle("memcpy"), None);
+    }
+}

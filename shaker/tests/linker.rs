@@ -1,0 +1,265 @@
+//! The linker step run in-process on real link lines: rustc compiles a program with
+//! `-C linker-plugin-lto` and a stand-in linker that records its arguments, then
+//! `portkey_shaker::link` shakes and links those exact arguments with the real LLVM and `cc`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use portkey_report::Verdict;
+use portkey_shaker::{LinkOutcome, LinkerConfig, ShakeError, link};
+
+/// Writes a stand-in linker that records its arguments one per line and succeeds without
+/// linking, and returns its path with the path of the record.
+fn recording_linker(dir: &Path) -> (PathBuf, PathBuf) {
+    let script = dir.join("record-args.sh");
+    let args_file = dir.join("link-args.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor arg in \"$@\"; do printf '%s\\n' \"$arg\"; done > '{}'\n",
+            args_file.display()
+        ),
+    )
+    .expect("write recording linker");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make recording linker executable");
+    (script, args_file)
+}
+
+/// Compiles `source` for the host with bitcode objects, returning the recorded link line.
+fn rustc_link_line(dir: &Path, source: &str, extra: &[&str]) -> Vec<OsString> {
+    let (linker, args_file) = recording_linker(dir);
+    let source_path = dir.join("main.rs");
+    std::fs::write(&source_path, source).expect("write source");
+    let output = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string()))
+        .current_dir(dir)
+        .args(["--edition", "2024", "-Copt-level=s", "-Ccodegen-units=1"])
+        .arg("-Clinker-plugin-lto")
+        .arg(format!("-Clinker={}", linker.display()))
+        .arg("-Clinker-flavor=gcc")
+        // Keeps the bitcode objects, which rustc deletes once its linker returns.
+        .arg("-Csave-temps")
+        .args(extra)
+        .arg("-o")
+        .arg(dir.join("program"))
+        .arg(&source_path)
+        .output()
+        .expect("run rustc");
+    assert!(
+        output.status.success(),
+        "rustc failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(&args_file)
+        .expect("linker arguments recorded")
+        .lines()
+        .map(OsString::from)
+        .collect()
+}
+
+fn config(report: Option<PathBuf>, explain: &[&str]) -> LinkerConfig {
+    LinkerConfig {
+        report_path: report,
+        cc: "cc".to_string(),
+        explain: explain.iter().map(|name| name.to_string()).collect(),
+    }
+}
+
+fn run(program: &Path) -> (String, i32) {
+    let output = Command::new(program).output().expect("run linked program");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        output.status.code().unwrap_or(-1),
+    )
+}
+
+const TRAIT_PROGRAM: &str = r#"
+trait Speak { fn speak(&self) -> String; }
+struct Dog;
+struct Cat;
+impl Speak for Dog { fn speak(&self) -> String { "woof".to_string() } }
+impl Speak for Cat { fn speak(&self) -> String { "meow".to_string() } }
+
+#[unsafe(no_mangle)]
+pub extern "C" fn portkey_test_unused(x: u64) -> u64 { x.rotate_left(7) ^ 0x5a5a }
+
+#[inline(never)]
+fn pick(index: usize) -> Box<dyn Speak> {
+    if index % 2 == 0 { Box::new(Dog) } else { Box::new(Cat) }
+}
+
+fn main() {
+    let animals: Vec<Box<dyn Speak>> = (0..std::hint::black_box(3)).map(pick).collect();
+    for animal in &animals { println!("{}", animal.speak()); }
+    std::process::exit(4);
+}
+"#;
+
+#[test]
+fn shaken_program_runs_like_rustc_built() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = rustc_link_line(dir.path(), TRAIT_PROGRAM, &[]);
+    let report_path = dir.path().join("report.json");
+    let outcome = link(
+        &args,
+        &config(
+            Some(report_path.clone()),
+            &["portkey_test_unused", "main::pick"],
+        ),
+    )
+    .expect("shaker links the program");
+    let LinkOutcome::Shaken(report) = outcome else {
+        panic!("expected a shaken link, got {outcome:?}");
+    };
+
+    let (stdout, code) = run(&dir.path().join("program"));
+    assert_eq!(stdout, "woof\nmeow\nwoof\n");
+    assert_eq!(code, 4);
+
+    assert!(report.functions.removed > 0, "{:?}", report.functions);
+    assert!(report.functions.kept > 0, "{:?}", report.functions);
+    assert!(report.binary_bytes > 0);
+    assert!(report.object_bytes > 0);
+    let unused = report
+        .explanation("portkey_test_unused")
+        .expect("explained");
+    assert_eq!(unused.verdict, Verdict::Removed);
+    let pick = report.explanation("main::pick").expect("explained");
+    assert_eq!(pick.verdict, Verdict::Kept);
+    assert_eq!(
+        pick.kept_because.first().map(|link| link.symbol.as_str()),
+        Some("main")
+    );
+    assert!(report.kept_function("portkey_test_unused").is_none());
+
+    let written = std::fs::read_to_string(&report_path).expect("report written");
+    let parsed = portkey_report::ShakeReport::from_json(&written).expect("report parses");
+    assert_eq!(parsed, *report);
+}
+
+#[test]
+fn shaken_program_is_stripped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = rustc_link_line(dir.path(), TRAIT_PROGRAM, &[]);
+    link(&args, &config(None, &[])).expect("shaker links the program");
+    let bytes = std::fs::read(dir.path().join("program")).expect("program written");
+    let file = object::File::parse(&*bytes).expect("ELF executable");
+    use object::Object;
+    assert!(
+        file.symbol_table().is_none(),
+        "the executable still has a .symtab"
+    );
+}
+
+const C_CALLS_RUST: &str = r#"
+unsafe extern "C" { fn c_entry(value: i32) -> i32; }
+
+/// Called only from C, so only the native object's undefined symbol keeps it.
+#[unsafe(no_mangle)]
+pub extern "C" fn rust_callback(value: i32) -> i32 { value * 3 + 1 }
+
+fn main() {
+    let result = unsafe { c_entry(std::hint::black_box(5)) };
+    println!("c_entry(5) = {result}");
+}
+"#;
+
+#[test]
+fn symbols_called_from_native_code_are_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c_source = dir.path().join("entry.c");
+    std::fs::write(
+        &c_source,
+        "int rust_callback(int);\nint c_entry(int value) { return rust_callback(value) + 100; }\n",
+    )
+    .expect("write C source");
+    let c_object = dir.path().join("entry.o");
+    let status = Command::new("cc")
+        .args(["-c", "-fPIC", "-O1", "-o"])
+        .arg(&c_object)
+        .arg(&c_source)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed");
+
+    let link_arg = format!("-Clink-arg={}", c_object.display());
+    let args = rustc_link_line(dir.path(), C_CALLS_RUST, &[&link_arg]);
+    let outcome = link(&args, &config(None, &["rust_callback"])).expect("shaker links the program");
+    let LinkOutcome::Shaken(report) = outcome else {
+        panic!("expected a shaken link, got {outcome:?}");
+    };
+    let callback = report.explanation("rust_callback").expect("explained");
+    assert_eq!(callback.verdict, Verdict::Kept);
+    assert_eq!(
+        callback.kept_because.first().map(|link| link.edge.as_str()),
+        Some("root (native reference)")
+    );
+    let (stdout, code) = run(&dir.path().join("program"));
+    assert_eq!(stdout, "c_entry(5) = 116\n");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn native_only_link_passes_through() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c_source = dir.path().join("hello.c");
+    std::fs::write(
+        &c_source,
+        "#include <stdio.h>\nint main(void) { puts(\"native\"); return 2; }\n",
+    )
+    .expect("write C source");
+    let object = dir.path().join("hello.o");
+    let status = Command::new("cc")
+        .args(["-c", "-o"])
+        .arg(&object)
+        .arg(&c_source)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed");
+    let program = dir.path().join("hello");
+    let args: Vec<OsString> = vec![object.clone().into(), "-o".into(), program.clone().into()];
+
+    let outcome = link(&args, &config(None, &[])).expect("transparent link");
+    assert!(matches!(outcome, LinkOutcome::PassedThrough), "{outcome:?}");
+    assert_eq!(run(&program), ("native\n".to_string(), 2));
+
+    let report = dir.path().join("report.json");
+    let error = link(&args, &config(Some(report.clone()), &[])).expect_err("no bitcode");
+    assert!(matches!(error, ShakeError::NoBitcode), "{error}");
+    assert!(
+        error.to_string().contains("-C linker-plugin-lto"),
+        "{error}"
+    );
+    assert!(!report.exists());
+}
+
+#[test]
+fn corrupt_bitcode_names_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("broken.rcgu.o");
+    let mut bytes = b"BC\xC0\xDE".to_vec();
+    bytes.extend(std::iter::repeat_n(0x55u8, 64));
+    std::fs::write(&broken, bytes).expect("write broken bitcode");
+    let args: Vec<OsString> = vec![
+        broken.clone().into(),
+        "-o".into(),
+        dir.path().join("out").into(),
+    ];
+    let error = link(&args, &config(None, &[])).expect_err("bitcode is corrupt");
+    assert!(matches!(error, ShakeError::ParseBitcode { .. }), "{error}");
+    assert!(error.to_string().contains("broken.rcgu.o"), "{error}");
+}
+
+#[test]
+fn missing_input_names_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args: Vec<OsString> = vec![
+        dir.path().join("absent.o").into(),
+        "-o".into(),
+        dir.path().join("out").into(),
+    ];
+    let error =
+        link(&args, &config(Some(dir.path().join("r.json")), &[])).expect_err("input missing");
+    assert!(error.to_string().contains("absent.o"), "{error}");
+}
