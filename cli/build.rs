@@ -6,7 +6,9 @@
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_PORTKEY_LIBLLVM_LIBDIR");
     let Ok(lib_dir) = std::env::var("DEP_PORTKEY_LIBLLVM_LIBDIR") else {
-        panic!("portkey-shaker did not report its libLLVM folder (DEP_PORTKEY_LIBLLVM_LIBDIR is unset)");
+        panic!(
+            "portkey-shaker did not report its libLLVM folder (DEP_PORTKEY_LIBLLVM_LIBDIR is unset)"
+        );
     };
     println!("cargo:rustc-link-arg-bin=portkey-ld=-Wl,-rpath,{lib_dir}");
 }

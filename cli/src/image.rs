@@ -19,6 +19,8 @@ use crate::project::ProjectDirs;
 /// A built, shaken and packaged function.
 pub struct FunctionImage {
     pub found: FoundFunction,
+    /// The generated shim crate's manifest.
+    pub shim_manifest: PathBuf,
     pub bootstrap: PathBuf,
     pub package: Package,
     pub report: ShakeReport,
@@ -37,10 +39,11 @@ pub fn find(manifest_path: Option<&Path>, path: &str) -> Result<FoundFunction> {
 pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<FunctionImage> {
     let started = Instant::now();
     let linker = portkey_ld_path()?;
-    portkey_builder::check_toolchain().context("the shaker cannot run with the active toolchain")?;
 
     status("Generating", &format!("shim for {}", found.requested_path));
     let shim = portkey_shim::generate(&found, &portkey_shim::ShimOptions::default())?;
+    // The shim is built in its own folder, where a `rust-toolchain.toml` of the project applies.
+    portkey_builder::check_toolchain_in(&shim.dir).context("the shaker cannot run with the active toolchain")?;
 
     status("Building", &format!("{} through the shaker", found.requested_path));
     let build_dir = dirs.portkey_dir().join("build");
@@ -79,6 +82,7 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
     );
     Ok(FunctionImage {
         found,
+        shim_manifest: shim.manifest_path,
         bootstrap,
         package,
         report,

@@ -240,3 +240,43 @@ fn mount_rejects_unsupplied_parameter() {
     let message = stderr(&output);
     assert!(message.contains("`b: i64` is required"), "{message}");
 }
+
+/// After a `rustup update`, the shaker's LLVM no longer matches the compiler: portkey must say
+/// what to run instead of failing in the dynamic loader or on unreadable bitcode.
+#[test]
+fn toolchain_mismatch_says_what_to_run() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let _fixture = Fixture::take();
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().expect("rustc runs");
+    let real_rustc = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("bin/rustc");
+    let dir = std::env::temp_dir().join(format!("portkey-fake-rustc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("rustc");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = \"-vV\" ]; then\n\
+             printf 'rustc 9.99.0 (0000000 2099-01-01)\\nbinary: rustc\\ncommit-hash: 0000000\\n\
+             host: x86_64-unknown-linux-gnu\\nrelease: 9.99.0\\nLLVM version: 99.1.0\\n'\nexit 0\nfi\n\
+             exec '{}' \"$@\"\n",
+            real_rustc.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(["shake", "--fn", "hello::flatter", "--manifest-path"])
+        .arg(manifest())
+        .env("RUSTC", &fake)
+        .output()
+        .expect("the portkey executable runs");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("rustc 9.99.0 (LLVM 99.1.0)"), "{message}");
+    assert!(message.contains("cargo install --path"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}

@@ -31,6 +31,7 @@ pub fn run_shake(args: &ShakeArgs) -> Result<()> {
     if args.json {
         let value = serde_json::json!({
             "function": image.found.requested_path,
+            "shim": image.shim_manifest,
             "bootstrap": bootstrap,
             "zip": zip,
             "code_sha256": image.package.code_sha256,
