@@ -2,11 +2,13 @@
 //! shim, the shaker as linker, packaging, the project file and the local backend, answered over
 //! real HTTP with curl.
 //!
-//! The tests share one fixture project and its local backend, so they run one at a time.
+//! The tests work on a copy of the fixture under cargo's temporary folder, so they never touch
+//! the mounts or the backend a developer has on `fixtures/hello` itself. They share that copy
+//! and its local backend, so they run one at a time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -31,11 +33,43 @@ impl Drop for Fixture {
     }
 }
 
+/// The manifest of this run's copy of `fixtures/hello`. The copy's `target/` is kept between
+/// runs, so later runs reuse its builds.
 fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml")
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello");
+        let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("end-to-end-hello");
+        copy_tree(&source, &copy);
+        copy.join("Cargo.toml")
+    })
+    .clone()
 }
 
-/// Runs `portkey <args> --manifest-path fixtures/hello/Cargo.toml`.
+/// Copies the sources of a cargo project, leaving out `target/` and portkey's own files.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == "target" || name.starts_with("portkey.json") {
+            continue;
+        }
+        let destination = to.join(&*name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &destination);
+        } else {
+            let content = std::fs::read(entry.path()).unwrap();
+            // Rewriting an unchanged file would make cargo rebuild it.
+            if std::fs::read(&destination).ok().as_deref() != Some(content.as_slice()) {
+                std::fs::write(&destination, content).unwrap();
+            }
+        }
+    }
+}
+
+/// Runs `portkey <args> --manifest-path <copy of fixtures/hello>/Cargo.toml`.
 fn portkey(args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
         .args(args)
@@ -279,4 +313,34 @@ fn toolchain_mismatch_says_what_to_run() {
     assert!(message.contains("rustc 9.99.0 (LLVM 99.1.0)"), "{message}");
     assert!(message.contains("cargo install --path"), "{message}");
     assert!(!message.contains("panicked"), "{message}");
+}
+
+/// cargo runs `cargo portkey ls` as `cargo-portkey portkey ls`.
+#[test]
+fn cargo_subcommand_drops_its_own_name() {
+    let _fixture = Fixture::take();
+    let output = Command::new(env!("CARGO_BIN_EXE_cargo-portkey"))
+        .args(["portkey", "ls", "--manifest-path"])
+        .arg(manifest())
+        .output()
+        .expect("the cargo-portkey executable runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no mounts"), "{}", stderr(&output));
+
+    let version = Command::new(env!("CARGO_BIN_EXE_cargo-portkey"))
+        .args(["portkey", "--version"])
+        .output()
+        .expect("the cargo-portkey executable runs");
+    assert!(stdout(&version).starts_with("portkey "), "{}", stdout(&version));
+}
+
+#[test]
+fn mount_rejects_route_of_another_function() {
+    let _fixture = Fixture::take();
+    mount(&["hello::describe", "/hello"]);
+    let output = portkey(&["mount", "hello::flatter", "/hello?name={name}"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("GET /hello is already served by `hello::describe`"), "{message}");
+    assert!(message.contains("portkey unmount hello::describe"), "{message}");
 }

@@ -6,5 +6,9 @@ fn main() -> std::process::ExitCode {
     if args.get(1).is_some_and(|arg| arg == "portkey") {
         args.remove(1);
     }
+    // Help and usage lines then read `cargo portkey ...`, the way the user typed it.
+    if let Some(program) = args.first_mut() {
+        *program = "cargo portkey".into();
+    }
     portkey_cli::main_with_args(args)
 }

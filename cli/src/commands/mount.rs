@@ -22,6 +22,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
 
     let found = find(manifest_path, &args.function)?;
     check_template(&found, method, &template)?;
+    check_route_free(&dirs, &found.requested_path, method, &template)?;
     let image = build_function_image(&dirs, found)?;
 
     let record = portkey_project::MountRecord {
@@ -61,6 +62,30 @@ fn check_template(found: &FoundFunction, method: Method, template: &Template) ->
         })
         .collect();
     template.check_bindings(method, &params)?;
+    Ok(())
+}
+
+/// Rejects a route that another function already serves: the gateway could route a request to
+/// only one of them.
+fn check_route_free(dirs: &ProjectDirs, function: &str, method: Method, template: &Template) -> Result<()> {
+    let project = portkey_project::ProjectFile::load(&dirs.root)?;
+    for mount in project.mounts.iter().filter(|mount| mount.function != function) {
+        let (Ok(other_method), Ok(other_template)) = (Method::parse(&mount.method), Template::parse(&mount.template)) else {
+            continue;
+        };
+        let methods_overlap = other_method == method || other_method == Method::Any || method == Method::Any;
+        if methods_overlap && other_template.path_pattern() == template.path_pattern() {
+            bail!(
+                "the route {} {} is already served by `{}` (mounted as \"{}\"); unmount it with \
+                 `portkey unmount {}` or choose another path",
+                method,
+                template.path_pattern(),
+                mount.function,
+                mount.template,
+                mount.function
+            );
+        }
+    }
     Ok(())
 }
 

@@ -141,13 +141,15 @@ pub enum BuildError {
     LinkerMissing { path: PathBuf },
     #[error("the shim manifest {path} does not exist")]
     ManifestMissing { path: PathBuf },
-    #[error("`cargo build` of `{bin}` for {triple} failed ({status}):\n{compiler_errors}")]
+    #[error("`cargo build` of `{bin}` for {triple} failed ({status}):\n{compiler_errors}{hint}")]
     Cargo {
         bin: String,
         triple: String,
         status: String,
         /// The `error` lines of the compiler and linker output.
         compiler_errors: String,
+        /// What to change when the errors show a signature the shim cannot bind; empty otherwise.
+        hint: String,
     },
     #[error(
         "cargo reported success but wrote no executable at {path}; check that `{bin}` is a binary target"
@@ -207,6 +209,9 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
             triple: target.triple().to_string(),
             status: output.status.to_string(),
             compiler_errors: compiler_errors(&stderr),
+            hint: signature_hint(&stderr)
+                .map(|hint| format!("\nhint: {hint}"))
+                .unwrap_or_default(),
         });
     }
 
@@ -313,6 +318,30 @@ pub fn compiler_errors(stderr: &str) -> String {
     }
     lines.truncate(MAX_ERROR_LINES);
     lines.join("\n")
+}
+
+/// Recognises the compiler errors that a function's signature causes in the generated shim and
+/// says what to change in the user's code, since the errors themselves point at generated code.
+pub fn signature_hint(stderr: &str) -> Option<&'static str> {
+    if stderr.contains("portkey_respond") {
+        return Some(
+            "the function's return type must implement `serde::Serialize` (answered as JSON) or \
+             `std::fmt::Display` (answered as text): derive `Serialize` or implement `Display` for it",
+        );
+    }
+    if stderr.contains("portkey_fail") {
+        return Some("the error type of the returned `Result` must implement `std::fmt::Display` or `Debug`");
+    }
+    if stderr.contains("DeserializeOwned") || stderr.contains("Deserialize<'de>") {
+        return Some(
+            "every parameter that is not a string, number, `bool` or `char` must implement \
+             `serde::Deserialize`: add `#[derive(serde::Deserialize)]` to its type",
+        );
+    }
+    if stderr.contains("FromStr") {
+        return Some("a text parameter's type must implement `std::str::FromStr`");
+    }
+    None
 }
 
 fn read_report(path: &Path, target_dir: &Path) -> Result<ShakeReport, BuildError> {

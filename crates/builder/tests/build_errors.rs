@@ -139,3 +139,19 @@ fn compile_error_carries_compiler_text() {
     );
     assert!(error.to_string().contains("broken"), "{error}");
 }
+
+#[test]
+fn signature_hint_names_the_missing_trait() {
+    let cases = [
+        ("no method named `portkey_respond` found for reference", "serde::Serialize"),
+        ("the method `portkey_fail` exists for reference", "`Debug`"),
+        ("the trait bound `Opaque: DeserializeOwned` is not satisfied", "#[derive(serde::Deserialize)]"),
+        ("the trait `Deserialize<'de>` is not implemented for `Opaque`", "#[derive(serde::Deserialize)]"),
+        ("the trait bound `Opaque: FromStr` is not satisfied", "FromStr"),
+    ];
+    for (stderr, expected) in cases {
+        let hint = portkey_builder::signature_hint(stderr).unwrap_or_else(|| panic!("no hint for {stderr}"));
+        assert!(hint.contains(expected), "{stderr}: {hint}");
+    }
+    assert_eq!(portkey_builder::signature_hint("error[E0425]: cannot find value `x`"), None);
+}

@@ -19,9 +19,6 @@ pub use timestamp::{format_rfc3339, now_rfc3339};
 /// The file name of the project file inside the workspace root.
 pub const FILE_NAME: &str = "portkey.json";
 
-/// The name of the sibling file that `ProjectLock` locks while a command changes the project file.
-pub const LOCK_FILE_NAME: &str = "portkey.json.lock";
-
 /// The format version this crate reads and writes.
 pub const CURRENT_VERSION: u32 = 1;
 

@@ -1,6 +1,6 @@
 //! Reading and writing `portkey.json`: parsing with positioned errors, atomic replacement
-//! (temporary file in the same folder, fsync, rename), and the exclusive lock on the sibling
-//! `portkey.json.lock` that serialises load-modify-save cycles of concurrent portkey commands.
+//! (temporary file in the same folder, fsync, rename), and the exclusive lock on the workspace
+//! folder that serialises load-modify-save cycles of concurrent portkey commands.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{CURRENT_VERSION, LOCK_FILE_NAME, MountRecord, ProjectError, ProjectFile};
+use crate::{CURRENT_VERSION, MountRecord, ProjectError, ProjectFile};
 
 /// Distinguishes the temporary files of concurrent saves within one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -66,10 +66,9 @@ fn strip_position(message: &str) -> String {
 
 /// An exclusive lock on the project file of one workspace, held until the value is dropped.
 ///
-/// The lock is taken on `portkey.json.lock`, never on `portkey.json` itself, because saving
-/// replaces `portkey.json` with a new file and a lock on the old one would protect nothing. The
-/// lock file is left in place: deleting it while another process waits on it would let two
-/// processes hold "the" lock at once.
+/// The lock is an advisory `flock` on the workspace folder itself, never on `portkey.json`,
+/// because saving replaces `portkey.json` with a new file and a lock on the old one would
+/// protect nothing. Locking the folder leaves no extra file in the user's project.
 #[derive(Debug)]
 pub struct ProjectLock {
     root: PathBuf,
@@ -80,17 +79,11 @@ pub struct ProjectLock {
 impl ProjectLock {
     /// Takes the lock of the workspace at `root`, waiting while another process holds it.
     pub fn acquire(root: &Path) -> Result<ProjectLock, ProjectError> {
-        let path = root.join(LOCK_FILE_NAME);
         let lock_error = |source| ProjectError::Lock {
-            path: path.clone(),
+            path: root.to_path_buf(),
             source,
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(lock_error)?;
+        let file = File::open(root).map_err(lock_error)?;
         file.lock().map_err(lock_error)?;
         Ok(ProjectLock {
             root: root.to_path_buf(),

@@ -250,7 +250,7 @@ fn save_leaves_no_temporary_files() {
         .collect();
     names.sort();
 
-    assert_eq!(names, ["portkey.json", "portkey.json.lock"]);
+    assert_eq!(names, ["portkey.json"]);
 }
 
 #[test]

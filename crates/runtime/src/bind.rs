@@ -139,12 +139,18 @@ impl Request {
         }
     }
 
+    /// Whether the body is read as a form. A form-typed body that starts with `{` is read as
+    /// JSON instead, because `curl --data '{...}'` sends JSON with the form content type.
     fn has_form_body(&self) -> bool {
         let Some(content_type) = self.header("content-type") else {
             return false;
         };
         let essence = content_type.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return false;
+        }
+        let first = self.body.iter().find(|byte| !byte.is_ascii_whitespace());
+        first != Some(&b'{')
     }
 
     fn missing(&self, name: &str, type_name: &str) -> Response {

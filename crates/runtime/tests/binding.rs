@@ -375,6 +375,19 @@ fn form_body_binds_fields() {
 }
 
 #[test]
+fn json_sent_as_form_binds_as_json() {
+    // `curl --data '{"text":"x"}'` labels a JSON body as a form.
+    let request = http_event(
+        "",
+        Value::Null,
+        Some(r##" {"text": "# Title", "n": 3}"##),
+        "application/x-www-form-urlencoded",
+    );
+    assert_eq!(request.scalar::<String>("text", "String").unwrap(), "# Title");
+    assert_eq!(request.scalar::<u8>("n", "u8").unwrap(), 3);
+}
+
+#[test]
 fn base64_body_is_decoded() {
     let event = json!({
         "version": "2.0",
