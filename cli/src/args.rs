@@ -59,12 +59,13 @@ pub struct MountArgs {
     #[arg(long, default_value = "GET")]
     pub method: String,
 
-    /// How long one call may run, in seconds, before the caller gets a 504.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// How long one call may run, in seconds (1 to 900, Lambda's range), before the caller
+    /// gets a 504.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=900))]
     pub timeout: u32,
 
-    /// The memory size reported to the function, in MB.
-    #[arg(long, default_value_t = 128, value_name = "MB")]
+    /// The memory size given to the function, in MB (128 to 10240, Lambda's range).
+    #[arg(long, default_value_t = 128, value_name = "MB", value_parser = clap::value_parser!(u32).range(128..=10240))]
     pub memory: u32,
 
     /// An environment variable for the function, as KEY=VALUE; repeat for more.

@@ -47,13 +47,15 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
 
     status("Building", &format!("{} through the shaker", found.requested_path));
     let build_dir = dirs.portkey_dir().join("build");
-    let options = portkey_builder::BuildOptions::new(&shim.manifest_path, &shim.bin_name, &build_dir, &linker);
+    let mut options = portkey_builder::BuildOptions::new(&shim.manifest_path, &shim.bin_name, &build_dir, &linker);
+    options.remap_path_prefixes = remapped_prefixes(dirs);
     let built = portkey_builder::build_image(&options)?;
 
     let staging = dirs.portkey_dir().join("images").join(image_dir_name(&found.requested_path));
     std::fs::create_dir_all(&staging)
         .with_context(|| format!("cannot create the image folder {}", staging.display()))?;
-    let staged_zip = staging.join("function.zip.new");
+    // Concurrent builds of the same function each stage under their own name.
+    let staged_zip = staging.join(format!("function.zip.{}.new", std::process::id()));
     let package = portkey_packager::package(&built.bootstrap, &staged_zip, Compression::Deflate)?;
 
     let final_dir = staging.join(hash_dir_name(&package.code_sha256));
@@ -61,9 +63,9 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
         .with_context(|| format!("cannot create the image folder {}", final_dir.display()))?;
     let bootstrap = final_dir.join("bootstrap");
     let zip = final_dir.join("function.zip");
-    if !bootstrap.exists() {
-        copy_executable(&built.bootstrap, &bootstrap)?;
-    }
+    // Always copied: a bootstrap left half-written by an interrupted run must not survive, and
+    // the rename in `copy_executable` replaces it in one step.
+    copy_executable(&built.bootstrap, &bootstrap)?;
     std::fs::rename(&staged_zip, &zip)
         .with_context(|| format!("cannot move the zip into {}", zip.display()))?;
     let package = Package { zip, ..package };
@@ -89,6 +91,21 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
     })
 }
 
+/// The build machine's folders that would otherwise appear in panic locations inside the image:
+/// the project (shown relative) and cargo's home (where registry and git sources live).
+fn remapped_prefixes(dirs: &ProjectDirs) -> Vec<(PathBuf, String)> {
+    let mut prefixes = Vec::new();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(cargo_home) = cargo_home {
+        prefixes.push((cargo_home, "/cargo".to_string()));
+    }
+    // Listed last so it wins for a cargo home inside the project.
+    prefixes.push((dirs.root.clone(), ".".to_string()));
+    prefixes
+}
+
 /// `portkey-ld` is installed beside the `portkey` executable.
 fn portkey_ld_path() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the path of the running portkey")?;
@@ -105,7 +122,7 @@ fn portkey_ld_path() -> Result<PathBuf> {
 
 fn copy_executable(from: &Path, to: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let temporary = to.with_extension("tmp");
+    let temporary = to.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::copy(from, &temporary)
         .with_context(|| format!("cannot copy {} to {}", from.display(), temporary.display()))?;
     std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755))?;

@@ -26,7 +26,13 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.verbose);
+    // The backend's log is its only record of function output and instance events, so it logs
+    // at info level unless told otherwise.
+    let verbose = match cli.command {
+        Command::Serve(_) => cli.verbose.max(1),
+        _ => cli.verbose,
+    };
+    init_logging(verbose);
 
     let result = match &cli.command {
         Command::Mount(args) => commands::mount::run_mount(args),

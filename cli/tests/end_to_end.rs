@@ -212,6 +212,12 @@ fn shake_json_reports_kept_and_removed() {
     let from_markdown: Vec<&&str> = names.iter().filter(|name| name.starts_with("markdown::")).collect();
     assert!(from_markdown.is_empty(), "kept markdown code that only `render` uses: {from_markdown:?}");
 
+    // Panic locations name sources relative to the project, not the build machine's folders.
+    let bootstrap = std::fs::read(value["bootstrap"].as_str().expect("a bootstrap path")).unwrap();
+    let project_dir = manifest().parent().unwrap().to_string_lossy().into_owned();
+    let leaks = bootstrap.windows(project_dir.len()).any(|window| window == project_dir.as_bytes());
+    assert!(!leaks, "the image contains the path {project_dir}");
+
     let zip = PathBuf::from(value["zip"].as_str().expect("a zip path"));
     assert!(zip.is_file(), "{}", zip.display());
     assert_eq!(report["zip_bytes"].as_u64(), Some(std::fs::metadata(&zip).unwrap().len()));

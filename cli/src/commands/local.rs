@@ -51,11 +51,16 @@ pub fn run_ls(args: &ProjectArgs) -> Result<()> {
 
 pub fn run_unmount(args: &UnmountArgs) -> Result<()> {
     let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
-    let removed = portkey_project::remove_mount(&dirs.root, &args.function)?;
+    let function = crate_name_with_underscores(&args.function);
+    let removed = portkey_project::remove_mount(&dirs.root, &function)?;
     if removed.is_none() {
         let project = portkey_project::ProjectFile::load(&dirs.root)?;
         let names: Vec<&str> = project.mounts.iter().map(|mount| mount.function.as_str()).collect();
-        let known = if names.is_empty() { "there are no mounts".to_string() } else { format!("the mounts are {}", names.join(", ")) };
+        let known = match names.len() {
+            0 => "there are no mounts".to_string(),
+            1..=10 => format!("the mounts are {}", names.join(", ")),
+            count => format!("{count} mounts; `portkey ls` lists them"),
+        };
         bail!("`{}` is not mounted ({known})", args.function);
     }
     if let Some(server) = client::running(&dirs.local_state_dir()) {
@@ -65,12 +70,24 @@ pub fn run_unmount(args: &UnmountArgs) -> Result<()> {
     Ok(())
 }
 
+/// Mounts are recorded under the crate's Rust name, so `my-crate::f` names `my_crate::f`.
+fn crate_name_with_underscores(function: &str) -> String {
+    match function.split_once("::") {
+        Some((krate, rest)) => format!("{}::{rest}", krate.replace('-', "_")),
+        None => function.replace('-', "_"),
+    }
+}
+
 pub fn run_up(args: &UpArgs) -> Result<()> {
     let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
     let server = ensure_backend(&dirs, args.port)?;
-    client::reload(&server)?;
+    let reload = client::reload(&server)?;
     let project = portkey_project::ProjectFile::load(&dirs.root)?;
     for mount in &project.mounts {
+        if let Some(skipped) = reload.skipped.iter().find(|skipped| skipped.function == mount.function) {
+            eprintln!("warning: `{}` is not served: {}", mount.function, skipped.error);
+            continue;
+        }
         println!("{}\t{}\t{}", mount.function, mount.method, client::url_for(&server, &mount.template));
     }
     Ok(())

@@ -40,7 +40,14 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     portkey_project::upsert_mount(&dirs.root, record)?;
 
     let server = ensure_backend(&dirs, args.port)?;
-    portkey_local::client::reload(&server)?;
+    let reload = portkey_local::client::reload(&server)?;
+    if let Some(skipped) = reload.skipped.iter().find(|skipped| skipped.function == image.found.requested_path) {
+        bail!(
+            "the local backend does not serve `{}`: {}; fix it and mount again",
+            skipped.function,
+            skipped.error
+        );
+    }
     status(
         "Mounted",
         &format!("{} on {} {}", image.found.requested_path, method, template.path_pattern()),
@@ -74,12 +81,12 @@ fn check_route_free(dirs: &ProjectDirs, function: &str, method: Method, template
             continue;
         };
         let methods_overlap = other_method == method || other_method == Method::Any || method == Method::Any;
-        if methods_overlap && other_template.path_pattern() == template.path_pattern() {
+        if methods_overlap && other_template.overlaps(template) {
             bail!(
                 "the route {} {} is already served by `{}` (mounted as \"{}\"); unmount it with \
                  `portkey unmount {}` or choose another path",
                 method,
-                template.path_pattern(),
+                other_template.path_pattern(),
                 mount.function,
                 mount.template,
                 mount.function

@@ -70,6 +70,9 @@ pub struct BuildOptions {
     /// Symbols whose fate the report explains (`PORTKEY_LD_EXPLAIN`), mangled or demangled
     /// without the hash.
     pub explain: Vec<String>,
+    /// Path prefixes rewritten in the image (`--remap-path-prefix FROM=TO`), so panic messages
+    /// and other embedded paths do not reveal the build machine's folders.
+    pub remap_path_prefixes: Vec<(PathBuf, String)>,
 }
 
 impl BuildOptions {
@@ -91,6 +94,7 @@ impl BuildOptions {
             target: TargetChoice::default(),
             opt_level: OptLevel::default(),
             explain: Vec::new(),
+            remap_path_prefixes: Vec::new(),
         }
     }
 
@@ -262,7 +266,13 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         .env("CARGO_TARGET_DIR", &options.target_dir)
         .env(
             "CARGO_ENCODED_RUSTFLAGS",
-            rustflags(&options.portkey_ld, target).join(FLAG_SEPARATOR),
+            rustflags(&options.portkey_ld, target)
+                .into_iter()
+                .chain(options.remap_path_prefixes.iter().map(|(from, to)| {
+                    format!("--remap-path-prefix={}={to}", from.display())
+                }))
+                .collect::<Vec<_>>()
+                .join(FLAG_SEPARATOR),
         )
         .env(linker_env_var(target.triple()), &options.portkey_ld)
         .env("PORTKEY_LD_REPORT", report_path)

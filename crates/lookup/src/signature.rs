@@ -166,6 +166,18 @@ fn reject_unsupported(ty: &Type) -> Result<(), String> {
         Type::Infer(_) => Err("`_` is not a type; write the parameter's type".to_string()),
         Type::Macro(_) => Err("a type produced by a macro cannot be read; write the type itself".to_string()),
         Type::Verbatim(_) => Err("this type syntax is not supported; write a plain type".to_string()),
+        Type::Reference(reference)
+            if reference
+                .lifetime
+                .as_ref()
+                .is_some_and(|lifetime| lifetime.ident == "static") =>
+        {
+            Err(
+                "a `&'static` parameter cannot be bound, because a value read from a request \
+                 lives for one call only; take an owned value such as `String`"
+                    .to_string(),
+            )
+        }
         Type::Reference(reference) => reject_unsupported(&reference.elem),
         Type::Paren(inner) => reject_unsupported(&inner.elem),
         Type::Group(inner) => reject_unsupported(&inner.elem),
@@ -180,8 +192,18 @@ fn reject_unsupported(ty: &Type) -> Result<(), String> {
                 let PathArguments::AngleBracketed(arguments) = &segment.arguments else {
                     continue;
                 };
+                // `Option<&T>` is bound as `Option<T>` and lent; any other borrow inside a type
+                // would have to borrow from the request, which serde cannot do for JSON values.
+                let lends = segment.ident == "Option";
                 for argument in &arguments.args {
                     if let GenericArgument::Type(inner) = argument {
+                        if !lends && matches!(strip_groups(inner), Type::Reference(_)) {
+                            return Err(format!(
+                                "the borrowed type inside `{}<..>` cannot be read from a request; \
+                                 use an owned type, such as `String` for `&str` or `Vec<T>` for `&[T]`",
+                                segment.ident
+                            ));
+                        }
                         reject_unsupported(inner)?;
                     }
                 }

@@ -47,7 +47,6 @@ fn param_shape_table() {
         ("core::primitive::u32", scalar(Scalar::U32)),
         ("std::primitive::f64", scalar(Scalar::F64)),
         ("&str", reference(scalar(Scalar::Str))),
-        ("&'static str", reference(scalar(Scalar::Str))),
         ("&'a std::primitive::str", reference(scalar(Scalar::Str))),
         ("&String", reference(scalar(Scalar::String))),
         ("&u8", reference(scalar(Scalar::U8))),
@@ -93,6 +92,9 @@ fn unsupported_param_table() {
         ("Option<Option<u32>>", "nested `Option`"),
         ("[*const u8; 2]", "raw pointers"),
         ("(u32, impl Copy)", "`impl Trait`"),
+        ("&'static str", "`&'static`"),
+        ("Vec<&str>", "inside `Vec<..>`"),
+        ("HashMap<&str, u32>", "inside `HashMap<..>`"),
     ];
     for (ty, expected) in cases {
         let reason = param(ty).expect_err(ty);

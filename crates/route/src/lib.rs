@@ -116,6 +116,9 @@ pub struct ParamInfo<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
     NoLeadingSlash { template: String },
+    EmptySegment { template: String },
+    InvalidCharacter { template: String, piece: String },
+    Reserved { template: String },
     BadPlaceholder { template: String, piece: String },
     DuplicatePlaceholder { template: String, name: String },
     GreedyNotLast { template: String, name: String },
@@ -133,6 +136,20 @@ impl fmt::Display for TemplateError {
                 f,
                 "invalid URL template `{template}`: it must start with `/`, for example `/{}`",
                 template.trim_start_matches('/')
+            ),
+            TemplateError::EmptySegment { template } => write!(
+                f,
+                "invalid URL template `{template}`: it has an empty segment (`//`); remove the extra `/`"
+            ),
+            TemplateError::InvalidCharacter { template, piece } => write!(
+                f,
+                "invalid URL template `{template}`: `{piece}` contains a space, a control character or \
+                 an invalid `%` escape; write it percent-encoded, for example `%20` for a space"
+            ),
+            TemplateError::Reserved { template } => write!(
+                f,
+                "invalid URL template `{template}`: paths under `/_portkey/` belong to the local \
+                 backend's control endpoints; choose another path"
             ),
             TemplateError::BadPlaceholder { template, piece } => write!(
                 f,
@@ -210,12 +227,20 @@ impl Template {
             None => (raw, None),
         };
 
+        let pieces: Vec<&str> = path.split('/').skip(1).collect();
         let mut segments = Vec::new();
-        for piece in path.split('/').skip(1) {
+        for (index, piece) in pieces.iter().enumerate() {
             if piece.is_empty() {
-                continue;
+                // `/` alone and a trailing `/` are fine; `//` inside the path is not.
+                if index + 1 == pieces.len() {
+                    continue;
+                }
+                return Err(TemplateError::EmptySegment { template });
             }
             segments.push(parse_segment(&template, piece)?);
+        }
+        if matches!(segments.first(), Some(Segment::Literal(first)) if first == RESERVED_SEGMENT) {
+            return Err(TemplateError::Reserved { template });
         }
         if let Some(position) = segments
             .iter()
@@ -290,6 +315,23 @@ impl Template {
             }
         }
         pattern
+    }
+
+    /// Whether a request path can match both templates, so that one would shadow the other:
+    /// the same literal segments with placeholders in the same places, whatever their names.
+    pub fn overlaps(&self, other: &Template) -> bool {
+        if self.segments.len() != other.segments.len() {
+            return false;
+        }
+        self.segments
+            .iter()
+            .zip(&other.segments)
+            .all(|pair| match pair {
+                (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                (Segment::Param(_), Segment::Param(_)) => true,
+                (Segment::Greedy(_), Segment::Greedy(_)) => true,
+                _ => false,
+            })
     }
 
     /// Every placeholder name, path ones first, in template order.
@@ -368,12 +410,21 @@ impl fmt::Display for Template {
     }
 }
 
+/// The first path segment of the local backend's control endpoints.
+pub const RESERVED_SEGMENT: &str = "_portkey";
+
 fn parse_segment(template: &str, piece: &str) -> Result<Segment, TemplateError> {
     let bad = || TemplateError::BadPlaceholder {
         template: template.to_string(),
         piece: piece.to_string(),
     };
     if !piece.contains(['{', '}']) {
+        if !valid_literal(piece) {
+            return Err(TemplateError::InvalidCharacter {
+                template: template.to_string(),
+                piece: piece.to_string(),
+            });
+        }
         return Ok(Segment::Literal(percent_decode(piece)));
     }
     let inner = piece
@@ -408,6 +459,24 @@ fn parse_query_pair(template: &str, pair: &str) -> Result<QueryBinding, Template
         key: key.to_string(),
         param: param.to_string(),
     })
+}
+
+/// Whether a literal path segment has no white space or control characters and only valid
+/// `%XX` escapes.
+fn valid_literal(piece: &str) -> bool {
+    let bytes = piece.as_bytes();
+    for (index, byte) in bytes.iter().enumerate() {
+        if byte.is_ascii_whitespace() || byte.is_ascii_control() {
+            return false;
+        }
+        if *byte == b'%' {
+            let escape = bytes.get(index + 1..index + 3);
+            if !escape.is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Whether `name` is a Rust identifier that can name a parameter.

@@ -41,6 +41,10 @@ fn parse_rejects_bad_templates() {
         ("/hello?name=Ada", "must have the form"),
         ("/hello?name", "must have the form"),
         ("/hello?n={name}", "write `name={name}`"),
+        ("/two//{b}", "empty segment"),
+        ("/two /{b}", "contains a space"),
+        ("/two/%zz/{b}", "invalid `%` escape"),
+        ("/_portkey/health", "control endpoints"),
     ];
     for (raw, expected) in cases {
         let error = Template::parse(raw).expect_err(raw).to_string();
@@ -138,4 +142,20 @@ fn percent_decode_handles_invalid_escapes() {
     assert_eq!(percent_decode("100%"), "100%");
     assert_eq!(percent_decode("%zz"), "%zz");
     assert_eq!(percent_decode("%C3%A9"), "é");
+}
+
+#[test]
+fn trailing_slash_and_ampersand_are_accepted() {
+    assert_eq!(Template::parse("/hello/").unwrap().path_pattern(), "/hello");
+    assert_eq!(Template::parse("/hello?name={name}&").unwrap().query().len(), 1);
+}
+
+#[test]
+fn overlaps_ignores_placeholder_names() {
+    let text = Template::parse("/it/{s}").unwrap();
+    assert!(text.overlaps(&Template::parse("/it/{c}").unwrap()));
+    assert!(text.overlaps(&Template::parse("/it/{s}?x={x}").unwrap()));
+    assert!(!text.overlaps(&Template::parse("/it/fixed").unwrap()));
+    assert!(!text.overlaps(&Template::parse("/it/{a}/{b}").unwrap()));
+    assert!(!text.overlaps(&Template::parse("/it/{rest+}").unwrap()));
 }
