@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "portkey", version, about, propagate_version = true)]
 pub struct Cli {
-    /// More output: -v explains decisions, -vv traces each step.
+    /// More log output on stderr: -v for info, -vv for debug (`PORTKEY_LOG` overrides both).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 

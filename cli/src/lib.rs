@@ -27,7 +27,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         }
     };
     // The backend's log is its only record of function output and instance events, so it logs
-    // at info level unless told otherwise.
+    // at info level unless -v or `PORTKEY_LOG` sets another level.
     let verbose = match cli.command {
         Command::Serve(_) => cli.verbose.max(1),
         _ => cli.verbose,
