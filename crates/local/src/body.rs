@@ -9,11 +9,23 @@ use http_body_util::BodyExt;
 /// Lambda's limit on a synchronous invocation's request and response payloads: 6 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
-/// The maximum number of bytes of an oversized body read and discarded before the 413 is sent.
+/// The maximum size of a result posted to the Runtime API, in bytes. Lambda's Runtime API
+/// rejects a larger one with 413 and `Exceeded maximum allowed payload size (6291556 bytes).`,
+/// 100 bytes more than 6 MiB.
+pub const MAX_RESULT_BYTES: usize = 6_291_556;
+
+/// The maximum number of bytes of an oversized gateway request body read and discarded before
+/// the 413 is sent.
 pub(crate) const MAX_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The maximum number of bytes of an oversized result posted to the Runtime API read and
+/// discarded before the 413 is sent. The poster is a local instance, so reading costs only
+/// loopback bandwidth, and a runtime that writes a result of up to this size before it reads
+/// the response still gets the 413 instead of a reset connection.
+pub(crate) const MAX_RUNTIME_DRAIN_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// How long discarding an oversized body may take.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) enum BodyError {
     TooLarge,
@@ -37,21 +49,25 @@ pub(crate) async fn read_limited(body: &mut Body, limit: usize) -> Result<Bytes,
     Ok(Bytes::from(collected))
 }
 
-/// Reads and discards up to `MAX_DRAIN_BYTES` of `body`. A client that sends its whole body
-/// before it reads the response (many HTTP libraries do) otherwise gets a reset connection
-/// instead of the response, because closing a socket with unread data resets it.
-pub(crate) async fn drain(body: &mut Body) {
+/// Reads and discards up to `max_bytes` of `body`, for at most `DRAIN_TIMEOUT`. A client that
+/// sends its whole body before it reads the response (many HTTP libraries do) otherwise gets a
+/// reset connection instead of the response, because closing a socket with unread data resets
+/// it. Returns whether the whole body was read.
+pub(crate) async fn drain(body: &mut Body, max_bytes: u64) -> bool {
     let discard = async {
         let mut total: u64 = 0;
         while let Some(Ok(frame)) = body.frame().await {
             if let Some(data) = frame.data_ref() {
                 total += data.len() as u64;
             }
-            if total > MAX_DRAIN_BYTES {
-                return;
+            if total > max_bytes {
+                return false;
             }
         }
+        true
     };
     // A slow client only loses the chance to read the 413.
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, discard).await;
+    tokio::time::timeout(DRAIN_TIMEOUT, discard)
+        .await
+        .unwrap_or(false)
 }

@@ -24,6 +24,10 @@ const USAGE: &str =
   --bind IP            the gateway address (default: 127.0.0.1)
   --max-instances N    instances per mount that serve requests in parallel (default: 4)";
 
+/// How long the gateway waits for a request's line and headers, counted from when it starts
+/// waiting for them. A connection that stays idle this long between requests is closed too.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The settings of one local server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -39,6 +43,9 @@ pub struct ServerConfig {
     pub max_instances_per_mount: usize,
     /// How long a starting instance may take to request its first invocation.
     pub init_timeout: Duration,
+    /// How long the gateway waits for a request's line and headers; see
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -51,6 +58,7 @@ impl ServerConfig {
             port: 0,
             max_instances_per_mount: DEFAULT_MAX_INSTANCES,
             init_timeout: DEFAULT_INIT_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }

@@ -45,10 +45,16 @@ pub enum LocalError {
     },
 
     #[error(
-        "a local server (pid {pid}) is already running for this project at {url}; use it, or stop \
-         it first with `POST {url}/_portkey/shutdown`"
+        "a local server (pid {pid}) is already running for the project {} at {url}; use it, or \
+         stop it first with `portkey down --manifest-path {}`",
+        project_root.display(),
+        project_root.join("Cargo.toml").display()
     )]
-    AlreadyRunning { pid: u32, url: String },
+    AlreadyRunning {
+        pid: u32,
+        url: String,
+        project_root: PathBuf,
+    },
 
     #[error("failed to write {}: {source}; check that the folder is writable", path.display())]
     StateFile {

@@ -4,12 +4,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{ALLOW, CONTENT_LENGTH, EXPECT};
+use axum::http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, EXPECT};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
@@ -28,6 +28,14 @@ use crate::shared::Shared;
 
 /// How often a request is routed again when its mount was replaced while it waited.
 const MAX_ROUTING_ATTEMPTS: usize = 3;
+
+/// The maximum time a request body may take to arrive. The timeout of the mount that serves
+/// the request bounds it further.
+const MAX_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The control endpoints, which own every path under `/_portkey/`.
+const CONTROL_PATHS: &str =
+    "/_portkey/health, /_portkey/mounts, /_portkey/reload and /_portkey/shutdown";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -81,10 +89,18 @@ async fn route_and_invoke(
             "the local server is stopping",
         );
     }
-    let body = match read_request_body(&parts, &mut body).await {
+    let body_timeout = body_read_timeout(shared, &method, &path);
+    let body = match read_request_body(&parts, &mut body, body_timeout, request_id).await {
         Ok(body) => body,
         Err(response) => return response,
     };
+    if is_reserved_path(&path) {
+        let detail = format!(
+            "{path} is not a control endpoint; paths under /_portkey/ belong to the local \
+             server, whose endpoints are {CONTROL_PATHS}"
+        );
+        return message_response(StatusCode::NOT_FOUND, "Not Found", &detail);
+    }
 
     for _ in 0..MAX_ROUTING_ATTEMPTS {
         // Stopping retires every mount, which sends waiting requests back here.
@@ -153,8 +169,36 @@ async fn route_and_invoke(
     )
 }
 
-/// Reads the request body up to Lambda's payload limit; the error is the response to send.
-async fn read_request_body(parts: &Parts, body: &mut Body) -> Result<Bytes, Response> {
+/// Returns whether `path` is `/_portkey` or lies under it. Such paths are never routed to a
+/// mount, so a greedy mount cannot take a control endpoint's path.
+fn is_reserved_path(path: &str) -> bool {
+    let Some(rest) = path
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(portkey_route::RESERVED_SEGMENT))
+    else {
+        return false;
+    };
+    rest.is_empty() || rest.starts_with('/')
+}
+
+/// Returns how long the body of a request to `method` and `path` may take to arrive: the
+/// timeout of the mount that serves it, at most `MAX_BODY_READ_TIMEOUT`.
+fn body_read_timeout(shared: &Shared, method: &str, path: &str) -> Duration {
+    let Lookup::Found(target) = shared.mounts().lookup(method, path) else {
+        return MAX_BODY_READ_TIMEOUT;
+    };
+    let mount_timeout = Duration::from_secs(u64::from(target.pool.spec.record.timeout_secs));
+    mount_timeout.min(MAX_BODY_READ_TIMEOUT)
+}
+
+/// Reads the request body up to Lambda's payload limit, waiting at most `timeout` for it; the
+/// error is the response to send.
+async fn read_request_body(
+    parts: &Parts,
+    body: &mut Body,
+    timeout: Duration,
+    request_id: &str,
+) -> Result<Bytes, Response> {
     let declared_length = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -168,14 +212,31 @@ async fn read_request_body(parts: &Parts, body: &mut Body) -> Result<Bytes, Resp
             .get(EXPECT)
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         if !waits_for_continue && length <= MAX_DRAIN_BYTES {
-            drain(body).await;
+            drain(body, MAX_DRAIN_BYTES).await;
         }
         return Err(payload_too_large());
     }
-    match read_limited(body, MAX_PAYLOAD_BYTES).await {
+    let Ok(read) = tokio::time::timeout(timeout, read_limited(body, MAX_PAYLOAD_BYTES)).await
+    else {
+        warn!(
+            method = %parts.method,
+            path = parts.uri.path(),
+            request_id,
+            declared_length = ?declared_length,
+            "the request body did not arrive within {timeout:?}; responding with 408"
+        );
+        let detail = format!("the request body did not arrive within {timeout:?}");
+        let mut response =
+            message_response(StatusCode::REQUEST_TIMEOUT, "Request Timeout", &detail);
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Err(response);
+    };
+    match read {
         Ok(bytes) => Ok(bytes),
         Err(BodyError::TooLarge) => {
-            drain(body).await;
+            drain(body, MAX_DRAIN_BYTES).await;
             Err(payload_too_large())
         }
         Err(BodyError::Failed(message)) => {
@@ -334,6 +395,12 @@ fn outcome_response(function: &str, outcome: Outcome, request_id: &str) -> Respo
             StatusCode::BAD_GATEWAY,
             "Runtime.StartError",
             &message,
+            request_id,
+        ),
+        Outcome::Undelivered { reason } => error_response(
+            StatusCode::BAD_GATEWAY,
+            "Runtime.ExitError",
+            &reason,
             request_id,
         ),
         Outcome::Retired => error_response(

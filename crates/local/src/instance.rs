@@ -291,14 +291,15 @@ impl Instance {
         })
     }
 
-    /// Assigns an invocation; `reply` receives its outcome. Fails when the process has exited.
+    /// Assigns an invocation; `reply` receives its outcome. Fails with `Undelivered` when the
+    /// process has exited.
     pub fn begin(&self, request_id: &str, reply: oneshot::Sender<Outcome>) -> Result<(), Outcome> {
         let mut state = self.state();
         if state.exited {
-            return Err(Outcome::Crashed {
-                message: format!(
-                    "the instance of `{}` exited before the invocation started",
-                    self.function
+            return Err(Outcome::Undelivered {
+                reason: format!(
+                    "instance {} of `{}` exited before request {request_id} was assigned to it",
+                    self.id, self.function
                 ),
             });
         }
@@ -313,12 +314,13 @@ impl Instance {
     /// Queues the invocation for the process's next `next` request.
     pub fn send(&self, invocation: Invocation) -> Result<(), Outcome> {
         // The pool gives an instance one invocation at a time, so the one-slot channel is free.
+        let request_id = invocation.request_id.clone();
         self.sender
             .try_send(invocation)
-            .map_err(|_| Outcome::Crashed {
-                message: format!(
-                    "the instance of `{}` could not take the invocation",
-                    self.function
+            .map_err(|_| Outcome::Undelivered {
+                reason: format!(
+                    "instance {} of `{}` could not queue request {request_id}",
+                    self.id, self.function
                 ),
             })
     }
@@ -426,10 +428,11 @@ impl Instance {
         self.kill_signal.notify_one();
     }
 
-    /// Records the exit: fails the current invocation and, before init, records why init failed.
-    /// Returns whether a replacement should start.
+    /// Records the exit: fails the current invocation when the process had fetched it, returns
+    /// it as undelivered otherwise, and before init records why init failed. Returns whether a
+    /// replacement should start.
     fn on_exit(&self, status: &ExitStatus, tail: &[String]) -> bool {
-        let (current, kill_reason, mut replace) = {
+        let (current, kill_reason, replace) = {
             let mut state = self.state();
             state.exited = true;
             (
@@ -476,16 +479,26 @@ impl Instance {
             }
         }
 
-        if let Some(current) = current {
-            replace = true;
-            let message = format!(
-                "the bootstrap of `{}` exited with {status_text} during request {}",
-                self.function, current.request_id
+        let Some(current) = current else {
+            return replace;
+        };
+        if !current.delivered {
+            // The invocation never reached the process, so the gateway hands it to another
+            // instance, which it starts when none is free.
+            let reason = format!(
+                "instance {} of `{}` exited with {status_text} before fetching request {}",
+                self.id, self.function, current.request_id
             );
-            error!(function = %self.function, instance = self.id, request_id = %current.request_id, "{message}");
-            let _ = current.reply.send(Outcome::Crashed { message });
+            let _ = current.reply.send(Outcome::Undelivered { reason });
+            return replace;
         }
-        replace
+        let message = format!(
+            "the bootstrap of `{}` exited with {status_text} during request {}",
+            self.function, current.request_id
+        );
+        error!(function = %self.function, instance = self.id, request_id = %current.request_id, "{message}");
+        let _ = current.reply.send(Outcome::Crashed { message });
+        true
     }
 }
 

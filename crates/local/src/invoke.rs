@@ -44,9 +44,17 @@ pub(crate) enum Outcome {
     SpawnFailed { message: String },
     /// The mount was reloaded or removed while the request waited; it should be routed again.
     Retired,
+    /// The instance exited or was stopped before it fetched the invocation with `next`, so
+    /// another instance can run it.
+    Undelivered { reason: String },
 }
 
-/// Invokes the pool's function with `event` and waits for the outcome.
+/// How many instances one invocation is handed to when each exits before fetching it.
+const MAX_DELIVERY_ATTEMPTS: usize = 3;
+
+/// Invokes the pool's function with `event` and waits for the outcome. An invocation belongs to
+/// an instance only once the instance fetched it, so one that its instance never fetched is
+/// handed to another instance.
 pub(crate) async fn invoke(
     shared: Arc<Shared>,
     pool: Arc<Pool>,
@@ -54,7 +62,38 @@ pub(crate) async fn invoke(
     trace_id: String,
     event: Bytes,
 ) -> Outcome {
-    let lease = match pool.acquire(&shared).await {
+    let mut last_reason = String::new();
+    for attempt in 1..=MAX_DELIVERY_ATTEMPTS {
+        let outcome = invoke_once(&shared, &pool, &request_id, &trace_id, event.clone()).await;
+        let Outcome::Undelivered { reason } = outcome else {
+            return outcome;
+        };
+        warn!(
+            function = %pool.spec.record.function,
+            request_id = %request_id,
+            attempt,
+            "{reason}; handing the invocation to another instance"
+        );
+        last_reason = reason;
+    }
+    Outcome::Crashed {
+        message: format!(
+            "{MAX_DELIVERY_ATTEMPTS} instances of `{}` stopped before fetching request \
+             {request_id}; the last: {last_reason}",
+            pool.spec.record.function
+        ),
+    }
+}
+
+/// Hands the invocation to one instance and waits for the outcome.
+async fn invoke_once(
+    shared: &Arc<Shared>,
+    pool: &Arc<Pool>,
+    request_id: &str,
+    trace_id: &str,
+    event: Bytes,
+) -> Outcome {
+    let lease = match pool.acquire(shared).await {
         Ok(lease) => lease,
         Err(outcome) => return outcome,
     };
@@ -63,19 +102,19 @@ pub(crate) async fn invoke(
     let timeout = Duration::from_secs(u64::from(timeout_secs));
 
     let (reply_sender, reply) = oneshot::channel();
-    if let Err(outcome) = instance.begin(&request_id, reply_sender) {
+    if let Err(outcome) = instance.begin(request_id, reply_sender) {
         lease.finish(Reuse::Discard);
         return outcome;
     }
     let invocation = Invocation {
-        request_id: request_id.clone(),
+        request_id: request_id.to_string(),
         event,
         deadline_ms: epoch_millis(SystemTime::now() + timeout),
-        trace_id,
+        trace_id: trace_id.to_string(),
         function_arn: function_arn(&pool.spec.record.function),
     };
     if let Err(outcome) = instance.send(invocation) {
-        instance.abandon(&request_id);
+        instance.abandon(request_id);
         lease.finish(Reuse::Discard);
         return outcome;
     }
@@ -101,7 +140,7 @@ pub(crate) async fn invoke(
             }
         }
         Err(_) => {
-            if instance.abandon(&request_id) {
+            if instance.abandon(request_id) {
                 warn!(
                     function = %instance.function,
                     instance = instance.id,

@@ -8,9 +8,11 @@
 //! `<state_dir>/server.json`.
 
 mod api;
+mod automatic_response;
 mod body;
 pub mod client;
 mod config;
+mod connection;
 mod control;
 mod error;
 mod event;
@@ -30,13 +32,13 @@ mod state_file;
 pub use api::{
     Health, InstanceCounts, MountList, MountStatus, ReloadReport, ServerInfo, SkippedMount,
 };
-pub use body::MAX_PAYLOAD_BYTES;
+pub use body::{MAX_PAYLOAD_BYTES, MAX_RESULT_BYTES};
 pub use client::{
     SERVER_LOG_NAME, StartOptions, ensure_running, list, reload, running, shutdown, url_for,
 };
 pub use config::{
-    DEFAULT_INIT_TIMEOUT, DEFAULT_MAX_INSTANCES, ServerConfig, default_state_dir, parse_serve_args,
-    serve_main,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_INIT_TIMEOUT, DEFAULT_MAX_INSTANCES, ServerConfig,
+    default_state_dir, parse_serve_args, serve_main,
 };
 pub use error::LocalError;
 pub use ids::lambda_function_name;

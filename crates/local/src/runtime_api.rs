@@ -15,7 +15,10 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 
-use crate::body::{BodyError, MAX_PAYLOAD_BYTES, drain, read_limited};
+use crate::body::{
+    BodyError, DRAIN_TIMEOUT, MAX_PAYLOAD_BYTES, MAX_RESULT_BYTES, MAX_RUNTIME_DRAIN_BYTES, drain,
+    read_limited,
+};
 use crate::instance::{CompleteError, InitFailure, Instance};
 use crate::invoke::Outcome;
 use crate::shared::Shared;
@@ -133,10 +136,10 @@ async fn response(
     let Some(instance) = shared.instance(&prefix) else {
         return unknown_instance(&prefix);
     };
-    let payload = match read_limited(&mut body, MAX_PAYLOAD_BYTES).await {
+    let payload = match read_limited(&mut body, MAX_RESULT_BYTES).await {
         Ok(payload) => payload,
         Err(BodyError::TooLarge) => {
-            drain(&mut body).await;
+            discard_oversized_body(&instance, &mut body).await;
             return too_large(&instance, &request_id);
         }
         Err(BodyError::Failed(message)) => return unreadable(&message),
@@ -156,10 +159,10 @@ async fn invocation_error(
     let Some(instance) = shared.instance(&prefix) else {
         return unknown_instance(&prefix);
     };
-    let payload = match read_limited(&mut body, MAX_PAYLOAD_BYTES).await {
+    let payload = match read_limited(&mut body, MAX_RESULT_BYTES).await {
         Ok(payload) => payload,
         Err(BodyError::TooLarge) => {
-            drain(&mut body).await;
+            discard_oversized_body(&instance, &mut body).await;
             return too_large(&instance, &request_id);
         }
         Err(BodyError::Failed(message)) => return unreadable(&message),
@@ -195,7 +198,7 @@ async fn init_error(
     let payload = match read_limited(&mut body, MAX_PAYLOAD_BYTES).await {
         Ok(payload) => payload,
         Err(BodyError::TooLarge) => {
-            drain(&mut body).await;
+            discard_oversized_body(&instance, &mut body).await;
             return runtime_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLarge",
@@ -235,15 +238,29 @@ fn finish(instance: &Instance, request_id: &str, outcome: Outcome) -> Response {
 }
 
 fn too_large(instance: &Instance, request_id: &str) -> Response {
-    let limit = MAX_PAYLOAD_BYTES;
+    let limit = MAX_RESULT_BYTES;
     warn!(function = %instance.function, instance = instance.id, request_id = %request_id, "response payload exceeds {limit} bytes");
     // The invocation fails either way; a stale request id changes nothing more.
     let _ = instance.complete(request_id, Outcome::ResponseTooLarge { limit });
     runtime_error(
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLarge",
-        &format!("the payload exceeds the maximum of {limit} bytes"),
+        &format!("Exceeded maximum allowed payload size ({limit} bytes)."),
     )
+}
+
+/// Discards the rest of an oversized body so the runtime reads the 413, and logs when it was
+/// too large or too slow to discard.
+async fn discard_oversized_body(instance: &Instance, body: &mut Body) {
+    if drain(body, MAX_RUNTIME_DRAIN_BYTES).await {
+        return;
+    }
+    warn!(
+        function = %instance.function,
+        instance = instance.id,
+        "stopped discarding an oversized body after {MAX_RUNTIME_DRAIN_BYTES} bytes or \
+         {DRAIN_TIMEOUT:?}; the runtime may see a reset connection instead of the 413"
+    );
 }
 
 fn unreadable(message: &str) -> Response {

@@ -1,7 +1,6 @@
 //! Running one local server: its listeners, the startup and shutdown sequence, and
 //! `server.json`, which exists exactly while the server listens.
 
-use std::future::IntoFuture;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +12,8 @@ use tracing::{error, info, warn};
 
 use crate::shared::{Shared, base_url};
 use crate::{
-    LocalError, ServerConfig, ServerInfo, client, gateway, mounts, runtime_api, state_file,
+    LocalError, ServerConfig, ServerInfo, client, connection, gateway, mounts, runtime_api,
+    state_file,
 };
 
 /// How long shutdown waits for instances to exit and connections to close.
@@ -34,6 +34,7 @@ pub fn serve(mut config: ServerConfig) -> Result<(), LocalError> {
         return Err(LocalError::AlreadyRunning {
             pid: running.pid,
             url: running.url,
+            project_root: running.project_root,
         });
     }
     let project = ProjectFile::load(&config.project_root)?;
@@ -64,20 +65,19 @@ async fn run(config: ServerConfig, project: ProjectFile) -> Result<(), LocalErro
     let shared = Shared::new(config.clone(), gateway_port, runtime_api);
     mounts::apply(&shared, &project);
 
-    let gateway_app =
-        gateway::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let gateway_shutdown = shared.clone();
-    let gateway_task = tokio::spawn(
-        axum::serve(gateway_listener, gateway_app)
-            .with_graceful_shutdown(async move { gateway_shutdown.shutdown_requested().await })
-            .into_future(),
-    );
+    let gateway_task = tokio::spawn(connection::serve(
+        gateway_listener,
+        gateway::router(shared.clone()),
+        shared.clone(),
+    ));
     let runtime_shutdown = shared.clone();
-    let runtime_task = tokio::spawn(
-        axum::serve(runtime_listener, runtime_api::router(shared.clone()))
-            .with_graceful_shutdown(async move { runtime_shutdown.shutdown_requested().await })
-            .into_future(),
-    );
+    let runtime_server = axum::serve(runtime_listener, runtime_api::router(shared.clone()))
+        .with_graceful_shutdown(async move { runtime_shutdown.shutdown_requested().await });
+    let runtime_task = tokio::spawn(async move {
+        if let Err(source) = runtime_server.await {
+            error!("the runtime API listener failed: {source}");
+        }
+    });
 
     let info = ServerInfo {
         pid: std::process::id(),
@@ -99,8 +99,7 @@ async fn run(config: ServerConfig, project: ProjectFile) -> Result<(), LocalErro
     stop_instances(&shared).await;
     for (name, task) in [("gateway", gateway_task), ("runtime API", runtime_task)] {
         match tokio::time::timeout(SHUTDOWN_GRACE, task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(source))) => error!("the {name} listener failed: {source}"),
+            Ok(Ok(())) => {}
             Ok(Err(join_error)) => error!("the {name} listener task failed: {join_error}"),
             Err(_) => warn!(
                 "the {name} listener still had open connections after {SHUTDOWN_GRACE:?}; closing them"

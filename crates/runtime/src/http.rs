@@ -4,8 +4,10 @@
 //!
 //! A request sent on a reused connection that fails before any byte of the response arrives is
 //! sent once more on a new connection, because the server may have closed the idle connection in
-//! the meantime. There are no read timeouts: `GET /runtime/invocation/next` blocks until the next
-//! event arrives, which can take any time.
+//! the meantime. When writing the request fails, a response the server sent before it stopped
+//! reading (such as a 413) is still read and returned, so such a request is not sent again.
+//! There are no read timeouts on a healthy connection: `GET /runtime/invocation/next` blocks
+//! until the next event arrives, which can take any time.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -19,6 +21,8 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Time allowed to open a TCP connection to each resolved address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed to read a response after the request could not be written completely.
+const EARLY_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A response: status code, headers (names as received) and the whole body.
 #[derive(Debug)]
@@ -165,18 +169,27 @@ impl HttpClient {
             }
         };
 
-        let io_error = |source| HttpError::Io {
-            authority: authority.clone(),
-            source,
-        };
         let stream = connection.get_mut();
-        stream
+        let written = stream
             .write_all(&head)
-            .map_err(|e| not_started(io_error(e)))?;
-        stream
-            .write_all(request.body)
-            .map_err(|e| not_started(io_error(e)))?;
-        stream.flush().map_err(|e| not_started(io_error(e)))?;
+            .and_then(|()| stream.write_all(request.body))
+            .and_then(|()| stream.flush());
+        if let Err(write_error) = written {
+            let early = read_early_response(connection, &authority);
+            // The connection is broken either way.
+            self.connection = None;
+            return match early {
+                EarlyResponse::Received(response) => Ok(response),
+                EarlyResponse::Partial(error) => Err(AttemptError {
+                    error,
+                    response_started: true,
+                }),
+                EarlyResponse::None => Err(not_started(HttpError::Io {
+                    authority,
+                    source: write_error,
+                })),
+            };
+        }
 
         let mut reader = ResponseReader {
             connection,
@@ -195,6 +208,42 @@ impl HttpClient {
                 response_started: reader.started,
             }),
         }
+    }
+}
+
+/// The response data left on a connection after the request could not be written completely.
+enum EarlyResponse {
+    /// A whole response, sent before the server stopped reading the request.
+    Received(HttpResponse),
+    /// Part of a response, which means the server did receive the request.
+    Partial(HttpError),
+    /// Nothing: the request may never have reached the server.
+    None,
+}
+
+/// Reads a response that the server sent before it read the whole request. A server that
+/// rejects a body (413 for a payload that is too large, for example) may respond and close the
+/// connection as soon as it has read the head. The client's write then fails, but the
+/// response is still in the socket's receive buffer.
+fn read_early_response(connection: &mut BufReader<TcpStream>, authority: &str) -> EarlyResponse {
+    // The write failed, so the connection is closing; the timeout only guards against a peer
+    // that stopped reading yet keeps the connection open.
+    if connection
+        .get_ref()
+        .set_read_timeout(Some(EARLY_RESPONSE_TIMEOUT))
+        .is_err()
+    {
+        return EarlyResponse::None;
+    }
+    let mut reader = ResponseReader {
+        connection,
+        authority,
+        started: false,
+    };
+    match reader.read_response() {
+        Ok((response, _)) => EarlyResponse::Received(response),
+        Err(error) if reader.started => EarlyResponse::Partial(error),
+        Err(_) => EarlyResponse::None,
     }
 }
 

@@ -42,4 +42,6 @@ pub use endpoint::{Endpoint, EndpointError, RUNTIME_API_VARIABLE};
 pub use reply::Reply;
 pub use request::{EventKind, Request};
 pub use response::{Content, Response};
-pub use runtime::{TRACE_ID_VARIABLE, handle_invocation, start};
+pub use runtime::{
+    MAX_RESPONSE_BYTES, RESPONSE_TOO_LARGE_ERROR_TYPE, TRACE_ID_VARIABLE, handle_invocation, start,
+};

@@ -15,6 +15,14 @@ use crate::response::Response;
 /// Environment variable that carries the X-Ray trace header of the current invocation.
 pub const TRACE_ID_VARIABLE: &str = "_X_AMZN_TRACE_ID";
 
+/// Lambda's maximum size of a buffered (not streamed) response payload, in bytes, 100 bytes
+/// more than 6 MiB. Lambda's Runtime API rejects a larger response with 413 and the message
+/// `Exceeded maximum allowed payload size (6291556 bytes).`
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
+/// The error type Lambda reports for a response over [`MAX_RESPONSE_BYTES`].
+pub const RESPONSE_TOO_LARGE_ERROR_TYPE: &str = "Function.ResponseSizeTooLarge";
+
 /// Serves invocations from the Runtime API named by `AWS_LAMBDA_RUNTIME_API` forever.
 ///
 /// A handler panic is posted to the invocation's `/error` endpoint with `errorType` `Panic`, and
@@ -46,7 +54,9 @@ pub fn start(handler: fn(&Request) -> Response) -> ! {
 }
 
 /// Runs `handler` on one invocation and encodes its outcome: the handler's response for the
-/// event kind, or a `Panic` error report when the handler panicked.
+/// event kind, or a `Panic` error report when the handler panicked. A response payload over
+/// [`MAX_RESPONSE_BYTES`] becomes a `Function.ResponseSizeTooLarge` error report that names its
+/// size, because Lambda would reject the payload.
 pub fn handle_invocation(
     handler: fn(&Request) -> Response,
     invocation: Invocation,
@@ -63,7 +73,7 @@ pub fn handle_invocation(
             if response.status() >= 500 {
                 log_server_error(&request, &response);
             }
-            response.to_reply(&request)
+            limit_response_size(response.to_reply(&request), request.request_id())
         }
         Err(payload) => {
             let capture = panic_capture::take_capture(payload.as_ref());
@@ -79,6 +89,28 @@ pub fn handle_invocation(
             })
         }
     }
+}
+
+/// Replaces a success payload over [`MAX_RESPONSE_BYTES`] with the error report Lambda gives
+/// for it. Posting the payload would only earn a 413 from the Runtime API.
+fn limit_response_size(reply: Reply, request_id: &str) -> Reply {
+    let size = match &reply {
+        Reply::Success(body) if body.len() > MAX_RESPONSE_BYTES => body.len(),
+        _ => return reply,
+    };
+    let message = format!(
+        "Response payload size ({size} bytes) exceeded maximum allowed payload size \
+         ({MAX_RESPONSE_BYTES} bytes)."
+    );
+    eprintln!(
+        "portkey-runtime: the response to request {request_id} is not sent: {message} Reporting \
+         it as errorType {RESPONSE_TOO_LARGE_ERROR_TYPE}"
+    );
+    Reply::Failure(ErrorReport {
+        error_type: RESPONSE_TOO_LARGE_ERROR_TYPE.to_owned(),
+        message,
+        stack_trace: Vec::new(),
+    })
 }
 
 fn log_server_error(request: &Request, response: &Response) {

@@ -81,6 +81,13 @@ fn handle(request: &Request) -> Response {
             }
         }
         "panic" => panic!("requested panic in {}", request.request_id()),
+        "big" => {
+            let bytes: usize = match request.scalar("bytes", "usize") {
+                Ok(bytes) => bytes,
+                Err(response) => return response,
+            };
+            Response::text(200, "x".repeat(bytes))
+        }
         other => Response::text(404, format!("unknown op {other}")),
     }
 }
@@ -517,6 +524,106 @@ fn first_next_failure_posts_init_error() {
     );
 }
 
+fn oversized_response_is_reported() {
+    let events = vec![
+        scripted("req-big", http_api_event("op=big&bytes=7000000")),
+        scripted("req-after", http_api_event("op=greet&name=Ada")),
+    ];
+    let server = FakeRuntimeApi::start(DEFAULT_OPTIONS, events);
+    let mut runtime = RuntimeProcess::for_server(&server, false);
+
+    let error = server.next_post();
+    assert_eq!(error.path, "/2018-06-01/runtime/invocation/req-big/error");
+    assert_eq!(
+        error.header("Lambda-Runtime-Function-Error-Type"),
+        Some("Function.ResponseSizeTooLarge")
+    );
+    let report = error.json();
+    assert_eq!(report["errorType"], "Function.ResponseSizeTooLarge");
+    let message = report["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("(6291556 bytes)"), "{message}");
+    // The payload is the 7,000,000-byte body inside the proxy response's JSON.
+    let size: usize = message
+        .strip_prefix("Response payload size (")
+        .and_then(|rest| rest.split_once(" bytes)"))
+        .and_then(|(size, _)| size.parse().ok())
+        .unwrap_or_else(|| panic!("no size in {message:?}"));
+    assert!((7_000_000..7_001_000).contains(&size), "{message}");
+
+    let next = server.next_post();
+    assert_eq!(
+        next.path,
+        "/2018-06-01/runtime/invocation/req-after/response"
+    );
+    assert_eq!(next.json()["body"], "Ada is brilliant");
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|line| line.ends_with("/req-big/response")),
+        "{:?}",
+        server.log()
+    );
+    assert!(
+        runtime
+            .child
+            .try_wait()
+            .expect("poll the runtime")
+            .is_none()
+    );
+}
+
+fn rejected_response_is_not_resent() {
+    // 5 MB is under Lambda's limit, so the runtime posts it, and more than the socket buffers
+    // hold, so the server's early close breaks the runtime's write.
+    let options = ServerOptions {
+        reject_responses_over: Some(1_000_000),
+        ..DEFAULT_OPTIONS
+    };
+    let events = vec![
+        scripted("req-big", http_api_event("op=big&bytes=5000000")),
+        scripted("req-after", http_api_event("op=greet&name=Ada")),
+    ];
+    let server = FakeRuntimeApi::start(options, events);
+    let mut runtime = RuntimeProcess::for_server(&server, false);
+
+    let rejected = server.next_post();
+    assert_eq!(
+        rejected.path,
+        "/2018-06-01/runtime/invocation/req-big/response"
+    );
+    let error = server.next_post();
+    assert_eq!(error.path, "/2018-06-01/runtime/invocation/req-big/error");
+    assert_eq!(error.json()["errorType"], "Runtime.ResponseTooLarge");
+    assert!(
+        error.json()["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("413"),
+        "{}",
+        error.json()
+    );
+
+    let next = server.next_post();
+    assert_eq!(
+        next.path,
+        "/2018-06-01/runtime/invocation/req-after/response"
+    );
+    let posts_of_big: Vec<String> = server
+        .log()
+        .into_iter()
+        .filter(|line| line.ends_with("/req-big/response"))
+        .collect();
+    assert_eq!(posts_of_big.len(), 1, "{posts_of_big:?}");
+    assert!(
+        runtime
+            .child
+            .try_wait()
+            .expect("poll the runtime")
+            .is_none()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Harness.
 
@@ -561,6 +668,14 @@ const TESTS: &[(&str, fn())] = &[
     (
         "first_next_failure_posts_init_error",
         first_next_failure_posts_init_error,
+    ),
+    (
+        "oversized_response_is_reported",
+        oversized_response_is_reported,
+    ),
+    (
+        "rejected_response_is_not_resent",
+        rejected_response_is_not_resent,
     ),
 ];
 

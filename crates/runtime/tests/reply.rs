@@ -8,7 +8,7 @@
 use std::fmt;
 
 use portkey_runtime::{
-    Content, EventKind, Invocation, Reply, Request, Response, handle_invocation,
+    Content, EventKind, Invocation, MAX_RESPONSE_BYTES, Reply, Request, Response, handle_invocation,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -425,4 +425,41 @@ fn handle_invocation_serves_after_panic() {
     let _ = handle_invocation(panicking_handler, invocation(), br#"{"name": "Ada"}"#);
     let reply = handle_invocation(echo_handler, invocation(), br#"{}"#);
     assert_eq!(reply, Reply::Success(br#""reply-test""#.to_vec()));
+}
+
+/// Returns `size` ASCII letters, which a direct invocation posts as a JSON string of
+/// `size + 2` bytes.
+fn sized_text_handler(request: &Request) -> Response {
+    let size: usize = request.scalar("size", "usize").unwrap_or_default();
+    Response::text(200, "x".repeat(size))
+}
+
+#[test]
+fn response_at_size_limit_is_sent() {
+    let event = json!({ "size": MAX_RESPONSE_BYTES - 2 }).to_string();
+    let reply = handle_invocation(sized_text_handler, invocation(), event.as_bytes());
+    let Reply::Success(body) = reply else {
+        panic!("a payload of exactly the limit must be sent");
+    };
+    assert_eq!(body.len(), MAX_RESPONSE_BYTES);
+}
+
+#[test]
+fn response_over_size_limit_is_error() {
+    let event = json!({ "size": MAX_RESPONSE_BYTES - 1 }).to_string();
+    let reply = handle_invocation(sized_text_handler, invocation(), event.as_bytes());
+    let Reply::Failure(report) = reply else {
+        panic!("a payload one byte over the limit must become an error report");
+    };
+    assert_eq!(report.error_type, "Function.ResponseSizeTooLarge");
+    assert!(
+        report.message.contains("(6291557 bytes)"),
+        "{}",
+        report.message
+    );
+    assert!(
+        report.message.contains("(6291556 bytes)"),
+        "{}",
+        report.message
+    );
 }

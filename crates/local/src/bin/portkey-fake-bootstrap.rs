@@ -13,7 +13,11 @@
 //! - `exit`: exits with status 3 without answering;
 //! - `error`: posts `{"errorType": "FakeError", "errorMessage": ...}` to `/error`;
 //! - `not-json`: returns the bytes `hello`, which are not JSON;
-//! - `huge`: returns 7 MB, over Lambda's 6 MB limit;
+//! - `huge`: returns the `bytes` query parameter's number of bytes (7 MB by default), over
+//!   Lambda's 6 MB limit. Like a strict HTTP client, it exits with status 14 when writing the
+//!   body fails, and otherwise goes on after the server's response;
+//! - `exit-after-response`: echoes, then sleeps the `ms` query parameter in milliseconds (1000
+//!   by default) and exits with status 4 without requesting the next invocation;
 //! - `skip`: requests the next invocation without answering this one.
 //!
 //! Every line it prints starts with `fake-bootstrap`, so tests can find its output in logs.
@@ -59,6 +63,19 @@ impl RuntimeApi {
     }
 
     fn request(&self, method: &str, path: &str, body: &[u8]) -> Result<HttpResponse, String> {
+        let (response, _) = self.request_with_write_status(method, path, body)?;
+        Ok(response)
+    }
+
+    /// Sends a request and reads the response even when writing the body failed, because the
+    /// server may respond with 413 before reading the whole body and close the connection.
+    /// Returns the response and the error of writing the body, if any.
+    fn request_with_write_status(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(HttpResponse, Option<String>), String> {
         let mut stream = TcpStream::connect(&self.address)
             .map_err(|error| format!("connect {}: {error}", self.address))?;
         let head = format!(
@@ -70,9 +87,8 @@ impl RuntimeApi {
         stream
             .write_all(head.as_bytes())
             .map_err(|error| format!("write: {error}"))?;
-        // The server may respond with 413 before reading the whole body and close the connection.
-        let _ = stream.write_all(body);
-        read_response(stream)
+        let write_error = stream.write_all(body).err().map(|error| error.to_string());
+        Ok((read_response(stream)?, write_error))
     }
 }
 
@@ -268,9 +284,38 @@ fn handle(api: &RuntimeApi, next: &HttpResponse) -> Result<(), String> {
         }
         "not-json" => b"hello".to_vec(),
         "huge" => {
-            let posted = api.request("POST", &response_path, &vec![b'x'; 7 * 1024 * 1024])?;
+            let bytes = query["bytes"]
+                .as_str()
+                .and_then(|bytes| bytes.parse().ok())
+                .unwrap_or(7 * 1024 * 1024);
+            let result = api.request_with_write_status("POST", &response_path, &vec![b'x'; bytes]);
+            let (posted, write_error) = match result {
+                Ok(answer) => answer,
+                Err(message) => {
+                    eprintln!("fake-bootstrap: posting {bytes} bytes failed: {message}");
+                    std::process::exit(14);
+                }
+            };
+            if let Some(error) = write_error {
+                eprintln!(
+                    "fake-bootstrap: writing {bytes} bytes failed ({error}), the server answered {}",
+                    posted.status
+                );
+                std::process::exit(14);
+            }
             println!("fake-bootstrap: huge response answered {}", posted.status);
             return Ok(());
+        }
+        "exit-after-response" => {
+            let posted = api.request("POST", &response_path, echo().to_string().as_bytes())?;
+            expect_accepted(posted)?;
+            let millis = query["ms"]
+                .as_str()
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or(1000);
+            std::thread::sleep(Duration::from_millis(millis));
+            eprintln!("fake-bootstrap: exiting before the next invocation on purpose");
+            std::process::exit(4);
         }
         "skip" => return Ok(()),
         _ => echo().to_string().into_bytes(),

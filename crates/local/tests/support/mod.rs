@@ -266,3 +266,97 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
     }
     condition()
 }
+
+/// A response read from a raw TCP connection.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// The status line and headers, as sent.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "body is not JSON ({error}): {}\n{}",
+                self.head,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// Opens a TCP connection to the gateway with a 30 second read timeout.
+pub fn connect(port: u16) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    stream
+}
+
+/// Reads one response whose body is framed by `Content-Length`, or runs to the end of the
+/// connection when it has none. Returns `None` when the connection closes before a status line.
+pub fn read_raw_reply(reader: &mut impl std::io::BufRead) -> Option<RawReply> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).expect("read a head line");
+        if read == 0 {
+            assert!(
+                head.is_empty(),
+                "the connection closed inside the head: {head:?}"
+            );
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let head = head.trim_end().to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let mut reply = RawReply {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    match reply.header("content-length").map(str::parse::<usize>) {
+        Some(Ok(length)) => {
+            reply.body.resize(length, 0);
+            reader.read_exact(&mut reply.body).expect("read the body");
+        }
+        _ => {
+            reader
+                .read_to_end(&mut reply.body)
+                .expect("read to the end");
+        }
+    }
+    Some(reply)
+}
+
+/// Sends `request` on a new connection and reads the response. Write errors are ignored,
+/// because the server may respond and close before it read the whole request.
+pub fn raw_exchange(port: u16, request: &[u8]) -> RawReply {
+    use std::io::Write;
+
+    let mut stream = connect(port);
+    let _ = stream.write_all(request);
+    let mut reader = std::io::BufReader::new(stream);
+    read_raw_reply(&mut reader).expect("a response")
+}

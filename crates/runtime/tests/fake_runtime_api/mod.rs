@@ -52,6 +52,9 @@ pub struct ServerOptions {
     pub closing: Closing,
     /// Status for the first `/next` call instead of an event.
     pub first_next_status: Option<u16>,
+    /// Responds with 413 to a `/response` POST whose `Content-Length` exceeds this many bytes
+    /// as soon as its head arrives, then closes the connection without reading the body.
+    pub reject_responses_over: Option<usize>,
 }
 
 pub const DEFAULT_OPTIONS: ServerOptions = ServerOptions {
@@ -59,7 +62,12 @@ pub const DEFAULT_OPTIONS: ServerOptions = ServerOptions {
     chunk_size: None,
     closing: Closing::KeepAlive,
     first_next_status: None,
+    reject_responses_over: None,
 };
+
+/// How long a connection stays open after an early 413. The client is still writing then, so
+/// the close resets the connection.
+const EARLY_REJECT_LINGER: Duration = Duration::from_millis(100);
 
 /// A request the server received.
 #[derive(Debug, Clone)]
@@ -76,6 +84,13 @@ impl Received {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// Returns the `Content-Length` header's value, 0 when it is missing or invalid.
+    pub fn content_length(&self) -> usize {
+        self.header("content-length")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn json(&self) -> Value {
@@ -170,7 +185,7 @@ impl Drop for FakeRuntimeApi {
 fn serve_connection(stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     loop {
-        let Some(received) = read_request(&mut reader) else {
+        let Some(mut received) = read_head(&mut reader) else {
             return;
         };
         shared
@@ -178,12 +193,31 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             .lock()
             .unwrap()
             .push(format!("{} {}", received.method, received.path));
+        let length = received.content_length();
+        if rejects_early(shared.options, &received, length) {
+            let _ = shared.posts.lock().unwrap().send(received);
+            let body = br#"{"errorType":"RequestEntityTooLarge","errorMessage":"too large"}"#;
+            write_response(reader.get_mut(), 413, &[], body, true, None);
+            thread::sleep(EARLY_REJECT_LINGER);
+            return;
+        }
+        received.body = vec![0; length];
+        if reader.read_exact(&mut received.body).is_err() {
+            return;
+        }
         let stream = reader.get_mut();
         let keep_open = respond(stream, shared, received);
         if !keep_open {
             return;
         }
     }
+}
+
+fn rejects_early(options: ServerOptions, received: &Received, length: usize) -> bool {
+    let Some(limit) = options.reject_responses_over else {
+        return false;
+    };
+    received.method == "POST" && received.path.ends_with("/response") && length > limit
 }
 
 /// Writes the response to one request and returns whether the connection stays open.
@@ -290,7 +324,8 @@ fn write_response(
     stream.write_all(&bytes).is_ok() && !close
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
+/// Reads a request's line and headers; the body is left in `reader`.
+fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Received> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -312,17 +347,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
         let (name, value) = header.split_once(':')?;
         headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    let length = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
     Some(Received {
         method,
         path,
         headers,
-        body,
+        body: Vec::new(),
     })
 }
