@@ -2,60 +2,20 @@
 //! through `portkey-ld` with `build_image`. Both executables then run side by side and must
 //! print the same stdout and stderr, write the same files and exit with the same code.
 //!
-//! `portkey-ld` comes from `PORTKEY_LD` when set, otherwise it is built here with
-//! `cargo build -p portkey-cli --bin portkey-ld` into a separate target folder (the outer
-//! `cargo test` holds the lock of its own).
+//! `portkey-ld` comes from `PORTKEY_LD` when set, otherwise `support` builds it.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use portkey_builder::{
-    BuildOptions, BuiltImage, ImageTarget, TargetChoice, build_image, resolve_target, sysroot,
+    BuildOptions, BuiltImage, TargetChoice, build_image, resolve_target, sysroot,
 };
 use portkey_report::Verdict;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root exists")
-}
-
-/// Scratch space next to this test binary: `<target>/portkey-tests`.
-fn scratch_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // <target>/debug/deps/<test binary>
-    let target = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps");
-    target.join("portkey-tests")
-}
-
-fn portkey_ld() -> PathBuf {
-    if let Some(path) = std::env::var_os("PORTKEY_LD") {
-        return PathBuf::from(path);
-    }
-    let target_dir = scratch_dir().join("portkey-ld-build");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "portkey-cli",
-            "--bin",
-            "portkey-ld",
-            "--manifest-path",
-        ])
-        .arg(workspace_root().join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .status()
-        .expect("run cargo build for portkey-ld");
-    assert!(status.success(), "building portkey-ld failed");
-    target_dir.join("debug").join("portkey-ld")
-}
+use support::{normal_build, portkey_ld, scratch_dir, workspace_root};
 
 struct Builds {
     normal: PathBuf,
@@ -90,37 +50,14 @@ fn builds() -> &'static Builds {
             build_image(&options).unwrap_or_else(|error| panic!("shaken build failed: {error}"));
         assert_eq!(shaken.target, target);
 
-        let normal = normal_build(&manifest, &scratch.join("diffprog-normal"), target);
+        let normal = normal_build(
+            &manifest,
+            "diffprog",
+            &scratch.join("diffprog-normal"),
+            target,
+        );
         Builds { normal, shaken }
     })
-}
-
-/// Builds the fixture with plain cargo for the same target, static like the shaken one.
-fn normal_build(manifest: &Path, target_dir: &Path, target: ImageTarget) -> PathBuf {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
-    command
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            target.triple(),
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .env_remove("RUSTFLAGS");
-    if target == ImageTarget::GnuStatic {
-        command.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static");
-    } else {
-        command.env_remove("CARGO_ENCODED_RUSTFLAGS");
-    }
-    let status = command.status().expect("run cargo build");
-    assert!(status.success(), "normal build of diffprog failed");
-    target_dir
-        .join(target.triple())
-        .join("release")
-        .join("diffprog")
 }
 
 /// Runs a build of the fixture in a fresh folder and returns its output and the files it wrote.
