@@ -22,6 +22,9 @@ pub enum Command {
     Mount(MountArgs),
     /// Build a function's image and report what the shaker kept and removed.
     Shake(ShakeArgs),
+    /// Show why a function's image keeps a symbol: the shortest chain of references from the
+    /// entry.
+    Why(WhyArgs),
     /// List the mounts of this project and their URLs.
     Ls(ProjectArgs),
     /// Remove a mount.
@@ -94,6 +97,24 @@ pub struct ShakeArgs {
     /// Also copy `bootstrap` and its zip into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The symbol: its mangled name, its demangled path with or without the hash, or a part of
+    /// the demangled path that only one symbol contains.
+    pub symbol: String,
+
+    /// The function whose image is explained, as a Rust path: `crate::module::function`.
+    #[arg(long = "fn", value_name = "PATH")]
+    pub function: String,
+
+    /// Print the answer as JSON instead of one step per line.
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub build: BuildArgs,

@@ -24,6 +24,8 @@ pub struct FunctionImage {
     pub bootstrap: PathBuf,
     pub package: Package,
     pub report: ShakeReport,
+    /// The call graph of the link, which `portkey why` reads.
+    pub graph: PathBuf,
 }
 
 /// Looks the function up in the project of `manifest_path`.
@@ -88,6 +90,7 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
         bootstrap,
         package,
         report,
+        graph: built.graph,
     })
 }
 

@@ -37,6 +37,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
     let result = match &cli.command {
         Command::Mount(args) => commands::mount::run_mount(args),
         Command::Shake(args) => commands::shake::run_shake(args),
+        Command::Why(args) => commands::why::run_why(args),
         Command::Ls(args) => commands::local::run_ls(args),
         Command::Unmount(args) => commands::local::run_unmount(args),
         Command::Up(args) => commands::local::run_up(args),

@@ -78,6 +78,8 @@ pub enum ShakeError {
     NativeLink { program: String, status: String },
     #[error("cannot read the emitted object {path} for the report: {message}")]
     ReportObject { path: PathBuf, message: String },
+    #[error(transparent)]
+    GraphFile(#[from] portkey_callgraph::GraphFileError),
     #[error("cannot serialise the shake report: {0}")]
     ReportJson(#[from] serde_json::Error),
     #[error("cannot create a temporary folder for extracted objects: {0}")]

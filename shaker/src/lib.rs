@@ -5,11 +5,19 @@
 //! (`cc`) links that object into the static executable rustc requested. Without bitcode and without a report request it behaves
 //! as a transparent linker, so it also works where cargo uses it for something unexpected.
 //!
-//! Environment: `PORTKEY_LD_REPORT` names the JSON report to write; `PORTKEY_LD_CC` overrides
-//! the linker driver (default `cc`); `PORTKEY_LD_EXPLAIN` lists symbols (comma-separated) whose
-//! fate and shortest reference chain the report records.
+//! Environment: `PORTKEY_LD_REPORT` names the JSON report to write, and the call graph is
+//! written beside it (same name, extension `callgraph`); `PORTKEY_LD_CC` overrides the linker
+//! driver (default `cc`); `PORTKEY_LD_EXPLAIN` lists symbols (comma-separated) whose fate and
+//! shortest reference chain the report records; `PORTKEY_LD_CACHE` sets the folder of the link
+//! cache (default `portkey-ld-cache` in the cargo target folder, `off` to disable it).
+//!
+//! Every shaken link is keyed by the hash of its inputs ([`cache_key`]). When the cache holds
+//! an identical earlier link, its executable, report and call graph are copied and LLVM does
+//! not run ([`cache`]).
 
 pub mod args;
+pub mod cache;
+pub mod cache_key;
 pub mod error;
 pub mod inputs;
 pub mod link;
@@ -25,9 +33,11 @@ use std::time::Instant;
 
 use portkey_report::{InputSummary, PhaseTimings, ShakeReport};
 
+pub use cache::CacheSetting;
 pub use error::ShakeError;
 
 use args::{LinkLine, expand_response_files};
+use cache_key::{KeySettings, LinkKey};
 use llvm::LlvmSession;
 
 /// Symbol every executable starts from.
@@ -42,10 +52,12 @@ pub struct LinkerConfig {
     pub cc: String,
     /// Symbols whose fate the report explains.
     pub explain: Vec<String>,
+    /// Where identical links are looked up and stored.
+    pub cache: CacheSetting,
 }
 
 impl LinkerConfig {
-    /// Reads `PORTKEY_LD_REPORT` and `PORTKEY_LD_CC`.
+    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_EXPLAIN` and `PORTKEY_LD_CACHE`.
     pub fn from_env() -> Self {
         LinkerConfig {
             report_path: std::env::var_os("PORTKEY_LD_REPORT")
@@ -58,7 +70,15 @@ impl LinkerConfig {
             explain: std::env::var("PORTKEY_LD_EXPLAIN")
                 .map(|list| parse_explain_list(&list))
                 .unwrap_or_default(),
+            cache: CacheSetting::from_env_value(std::env::var_os("PORTKEY_LD_CACHE")),
         }
+    }
+
+    /// The call-graph file written beside the report, when a report is requested.
+    pub fn graph_path(&self) -> Option<PathBuf> {
+        self.report_path
+            .as_deref()
+            .map(portkey_callgraph::graph_path_beside)
     }
 }
 
@@ -91,7 +111,8 @@ pub fn parse_explain_list(list: &str) -> Vec<String> {
 /// Result of one linker call.
 #[derive(Debug)]
 pub enum LinkOutcome {
-    /// The program was shaken and linked; the report is returned whether or not it was written.
+    /// The program was shaken and linked, or an identical earlier link was copied from the cache
+    /// (`cache_hit` in the report). The report is returned whether or not it was written.
     Shaken(Box<ShakeReport>),
     /// No bitcode and no report requested: the driver ran on the unchanged arguments.
     PassedThrough,
@@ -126,10 +147,77 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
         Err(error) => return Err(error),
     };
 
-    let gathered = inputs::gather(&line)?;
+    // The key is computed before anything else reads the inputs, so a hit skips all of it.
+    let cache_folder = config.cache.folder_for(&line.output);
+    let key = match &cache_folder {
+        Some(_) => Some(cache_key::link_key(
+            &line,
+            &KeySettings {
+                cc: &config.cc,
+                explain: &config.explain,
+            },
+        )?),
+        None => None,
+    };
+    let hash_ms = elapsed_ms(started);
+    let graph_path = config.graph_path();
+    if let (Some(folder), Some(key)) = (&cache_folder, &key) {
+        let targets = cache::RestoreTargets {
+            output: &line.output,
+            report: config.report_path.as_deref(),
+            graph: graph_path.as_deref(),
+        };
+        if let Some(report) = cache::restore(folder, key, targets, hash_ms) {
+            return Ok(LinkOutcome::Shaken(Box::new(report)));
+        }
+    }
+
+    let shaken = shake_and_link(&line, config, hash_ms)?;
+    let Some(shaken) = shaken else {
+        return pass_through(args, config);
+    };
+    if let Some(path) = &config.report_path {
+        write_file(path, shaken.report.to_json()?.as_bytes())?;
+    }
+    if let Some(path) = &graph_path {
+        shaken.graph.save(path)?;
+    }
+    if let (Some(folder), Some(key)) = (&cache_folder, &key) {
+        store_in_cache(folder, key, &line, &shaken);
+    }
+    Ok(LinkOutcome::Shaken(Box::new(shaken.report)))
+}
+
+/// A full link's report and the call graph it was computed from.
+struct Shaken {
+    report: ShakeReport,
+    graph: portkey_callgraph::CallGraph,
+}
+
+fn store_in_cache(folder: &Path, key: &LinkKey, line: &LinkLine, shaken: &Shaken) {
+    cache::store(
+        folder,
+        key,
+        cache::LinkResults {
+            output: &line.output,
+            report: &shaken.report,
+            graph: &shaken.graph,
+        },
+    );
+}
+
+/// Gathers the bitcode, shakes it, emits one object and runs the final link. Returns `None`
+/// when there is no bitcode and no report was requested, so the caller passes the line through.
+fn shake_and_link(
+    line: &LinkLine,
+    config: &LinkerConfig,
+    hash_ms: u64,
+) -> Result<Option<Shaken>, ShakeError> {
+    let started = Instant::now();
+    let gathered = inputs::gather(line)?;
     if gathered.bitcode.is_empty() {
         if config.report_path.is_none() {
-            return pass_through(args, config);
+            return Ok(None);
         }
         return Err(ShakeError::NoBitcode);
     }
@@ -146,7 +234,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
     let phase = Instant::now();
     let mut native_files = gathered.native_inputs.clone();
     native_files.extend(gathered.extracted.iter().cloned());
-    let native_references = natives::undefined_symbols(&line, &native_files, &config.cc)?;
+    let native_references = natives::undefined_symbols(line, &native_files, &config.cc)?;
     let program = llvm::walk::build_graph(
         &loaded.module,
         &loaded.crate_of_symbol,
@@ -180,7 +268,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
 
     let phase = Instant::now();
     let final_args =
-        link::final_arguments(&line, &gathered.consumed, &object_path, &gathered.extracted);
+        link::final_arguments(line, &gathered.consumed, &object_path, &gathered.extracted);
     link::run_driver(&config.cc, &final_args, gathered.temp_dir.path())?;
     let link_ms = elapsed_ms(phase);
 
@@ -206,6 +294,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
         object_bytes: object.len() as u64,
         binary_bytes,
         timings: PhaseTimings {
+            hash: hash_ms,
             gather: gather_ms,
             graph: graph_ms,
             strip: strip_ms,
@@ -215,10 +304,10 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
         },
         explain: &config.explain,
     });
-    if let Some(path) = &config.report_path {
-        write_file(path, report.to_json()?.as_bytes())?;
-    }
-    Ok(LinkOutcome::Shaken(Box::new(report)))
+    Ok(Some(Shaken {
+        report,
+        graph: program.graph,
+    }))
 }
 
 /// Runs the driver on the original arguments and mirrors its exit status.

@@ -44,7 +44,7 @@ pub fn undefined_symbols(
 
 /// Finds the static archive a `-l` option names. Returns `None` for shared libraries and for
 /// libraries the driver cannot find either, which the final link then reports.
-fn resolve_library(
+pub(crate) fn resolve_library(
     name: &str,
     mode: LibraryMode,
     search_dirs: &[PathBuf],

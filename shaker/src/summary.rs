@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use object::{Object, ObjectSymbol, SymbolKind as ObjectSymbolKind};
-use portkey_callgraph::{CallGraph, PathTree, Reachability, SymbolId, SymbolKind};
+use portkey_callgraph::{CallGraph, PathTree, Reachability, SymbolIndex, SymbolKind};
 use portkey_report::{
-    ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
-    PhaseTimings, ShakeReport, Verdict,
+    CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
+    PhaseTimings, ShakeReport, Verdict, chain_links,
 };
 
 use crate::llvm::strip::StripCounts;
@@ -47,29 +47,7 @@ pub fn object_symbols(object: &[u8]) -> Result<Vec<ObjectSymbolSize>, String> {
     Ok(symbols)
 }
 
-/// Demangles a Rust symbol without its hash, or returns `None` for other symbols.
-pub fn demangle(name: &str) -> Option<String> {
-    rustc_demangle::try_demangle(name)
-        .ok()
-        .map(|demangled| format!("{demangled:#}"))
-}
-
-/// Returns the crate of a demangled path: the identifier before the first `::`, so
-/// `<alloc::string::String as core::fmt::Write>::write_str` belongs to `alloc` and
-/// `<[u8] as core::fmt::Debug>::fmt` to `core`.
-pub fn crate_of_path(demangled: &str) -> Option<String> {
-    let separator = demangled.find("::")?;
-    let head = &demangled[..separator];
-    let start = head
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .map(|position| position + 1)
-        .unwrap_or(0);
-    let name = &head[start..];
-    if name.is_empty() {
-        return None;
-    }
-    Some(name.to_string())
-}
+pub use portkey_callgraph::names::{crate_of_path, demangle};
 
 /// Values measured by the shaker that the report needs besides the graph.
 pub struct ReportInputs<'a> {
@@ -83,7 +61,7 @@ pub struct ReportInputs<'a> {
     pub object_bytes: u64,
     pub binary_bytes: u64,
     pub timings: PhaseTimings,
-    /// Symbols to explain, mangled or demangled without the hash.
+    /// Symbols to explain: mangled, demangled with or without the hash, or part of a name.
     pub explain: &'a [String],
 }
 
@@ -150,11 +128,20 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
 
     let tree = graph.shortest_paths();
     let largest_functions = largest_functions(graph, &tree, inputs.object_symbols, &defining_crate);
-    let explanations = inputs
-        .explain
-        .iter()
-        .map(|query| explain(graph, inputs.reachable, &tree, query))
-        .collect();
+    let explanations = if inputs.explain.is_empty() {
+        Vec::new()
+    } else {
+        let index = SymbolIndex::new(graph);
+        inputs
+            .explain
+            .iter()
+            .map(|query| {
+                let mut explanation = portkey_report::explain(&index, &tree, query);
+                add_machine_code_size(&mut explanation, graph, &sizes);
+                explanation
+            })
+            .collect()
+    };
 
     ShakeReport {
         target_triple: inputs.target_triple,
@@ -175,54 +162,35 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
         binary_bytes: inputs.binary_bytes,
         zip_bytes: None,
         timings_ms: inputs.timings,
+        cache_hit: false,
         explanations,
     }
 }
 
-/// Explains whether `query` was kept. The exact symbol name matches first, else the first symbol
-/// in name order whose demangled name matches.
-fn explain(
+/// Records the machine-code size of an explained function that was kept, or that the
+/// optimiser inlined it when the emitted object has no symbol of that name.
+pub fn add_machine_code_size(
+    explanation: &mut Explanation,
     graph: &CallGraph,
-    reachable: &Reachability,
-    tree: &PathTree,
-    query: &str,
-) -> Explanation {
-    let found = graph.symbol_id(query).or_else(|| {
-        graph
-            .iter()
-            .find(|(_, symbol)| demangle(&symbol.name).as_deref() == Some(query))
-            .map(|(id, _)| id)
-    });
-    let Some(id) = found else {
-        return Explanation {
-            query: query.to_string(),
-            verdict: Verdict::NotFound,
-            symbol: None,
-            kept_because: Vec::new(),
-        };
-    };
-    let kept = reachable.contains(id);
-    Explanation {
-        query: query.to_string(),
-        verdict: if kept {
-            Verdict::Kept
-        } else {
-            Verdict::Removed
-        },
-        symbol: Some(graph.symbol(id).name.clone()),
-        kept_because: chain_to(graph, tree, id),
+    sizes: &HashMap<&str, u64>,
+) {
+    if explanation.verdict != Verdict::Kept {
+        return;
     }
-}
-
-fn chain_to(graph: &CallGraph, tree: &PathTree, id: SymbolId) -> Vec<ChainLink> {
-    tree.path_to(graph, id)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|step| ChainLink {
-            symbol: demangle(&step.symbol).unwrap_or(step.symbol),
-            edge: step.via.to_string(),
-        })
-        .collect()
+    let Some(name) = explanation.symbol.as_deref() else {
+        return;
+    };
+    let is_defined_function = graph
+        .symbol_id(name)
+        .map(|id| graph.symbol(id))
+        .is_some_and(|symbol| symbol.kind == SymbolKind::Function && symbol.defined);
+    if !is_defined_function {
+        return;
+    }
+    match sizes.get(name) {
+        Some(size) => explanation.size_bytes = Some(*size),
+        None => explanation.inlined = true,
+    }
 }
 
 fn largest_functions(
@@ -242,7 +210,8 @@ fn largest_functions(
             let demangled = demangle(&symbol.name);
             let kept_because = graph
                 .symbol_id(&symbol.name)
-                .map(|id| chain_to(graph, tree, id))
+                .and_then(|id| tree.path_to(graph, id))
+                .map(|chain| chain_links(&chain))
                 .unwrap_or_default();
             FunctionEntry {
                 crate_name: demangled
@@ -256,40 +225,4 @@ fn largest_functions(
             }
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crate_is_first_path_segment() {
-        let cases = [
-            ("std::io::stdio::_print", Some("std")),
-            (
-                "<alloc::string::String as core::fmt::Write>::write_str",
-                Some("alloc"),
-            ),
-            ("<[u8] as core::fmt::Debug>::fmt", Some("core")),
-            ("<&T as core::fmt::Display>::fmt", Some("core")),
-            ("main", None),
-            ("hello::flatter", Some("hello")),
-        ];
-        for (path, expected) in cases {
-            assert_eq!(crate_of_path(path).as_deref(), expected, "path {path}");
-        }
-    }
-
-    #[test]
-    fn demangle_handles_both_manglings() {
-        assert_eq!(
-            demangle("_ZN3std2io5stdio6_print17h0123456789abcdefE").as_deref(),
-            Some("std::io::stdio::_print")
-        );
-        assert_eq!(
-            demangle("_RNvNtCsaz6eC2DG7lh_3std9panicking11EMPTY_PANIC").as_deref(),
-            Some("std::panicking::EMPTY_PANIC")
-        );
-        assert_eq!(demangle("memcpy"), None);
-    }
 }

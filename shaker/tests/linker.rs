@@ -2,99 +2,24 @@
 //! `-C linker-plugin-lto` and a stand-in linker that records its arguments, then
 //! `portkey_shaker::link` shakes and links those exact arguments with the real LLVM and `cc`.
 
+mod support;
+
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use portkey_report::Verdict;
-use portkey_shaker::{LinkOutcome, LinkerConfig, ShakeError, link};
-
-/// Writes a stand-in linker that records its arguments one per line and succeeds without
-/// linking, and returns its path with the path of the record.
-fn recording_linker(dir: &Path) -> (PathBuf, PathBuf) {
-    let script = dir.join("record-args.sh");
-    let args_file = dir.join("link-args.txt");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nfor arg in \"$@\"; do printf '%s\\n' \"$arg\"; done > '{}'\n",
-            args_file.display()
-        ),
-    )
-    .expect("write recording linker");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("make recording linker executable");
-    (script, args_file)
-}
-
-/// Compiles `source` for the host with bitcode objects, returning the recorded link line.
-fn rustc_link_line(dir: &Path, source: &str, extra: &[&str]) -> Vec<OsString> {
-    let (linker, args_file) = recording_linker(dir);
-    let source_path = dir.join("main.rs");
-    std::fs::write(&source_path, source).expect("write source");
-    let output = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string()))
-        .current_dir(dir)
-        .args(["--edition", "2024", "-Copt-level=s", "-Ccodegen-units=1"])
-        .arg("-Clinker-plugin-lto")
-        .arg(format!("-Clinker={}", linker.display()))
-        .arg("-Clinker-flavor=gcc")
-        // Keeps the bitcode objects, which rustc deletes once its linker returns.
-        .arg("-Csave-temps")
-        .args(extra)
-        .arg("-o")
-        .arg(dir.join("program"))
-        .arg(&source_path)
-        .output()
-        .expect("run rustc");
-    assert!(
-        output.status.success(),
-        "rustc failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::read_to_string(&args_file)
-        .expect("linker arguments recorded")
-        .lines()
-        .map(OsString::from)
-        .collect()
-}
+use portkey_shaker::{CacheSetting, LinkOutcome, LinkerConfig, ShakeError, link};
+use support::{TRAIT_PROGRAM, run, rustc_link_line};
 
 fn config(report: Option<PathBuf>, explain: &[&str]) -> LinkerConfig {
     LinkerConfig {
         report_path: report,
         cc: "cc".to_string(),
         explain: explain.iter().map(|name| name.to_string()).collect(),
+        cache: CacheSetting::Off,
     }
 }
-
-fn run(program: &Path) -> (String, i32) {
-    let output = Command::new(program).output().expect("run linked program");
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        output.status.code().unwrap_or(-1),
-    )
-}
-
-const TRAIT_PROGRAM: &str = r#"
-trait Speak { fn speak(&self) -> String; }
-struct Dog;
-struct Cat;
-impl Speak for Dog { fn speak(&self) -> String { "woof".to_string() } }
-impl Speak for Cat { fn speak(&self) -> String { "meow".to_string() } }
-
-#[unsafe(no_mangle)]
-pub extern "C" fn portkey_test_unused(x: u64) -> u64 { x.rotate_left(7) ^ 0x5a5a }
-
-#[inline(never)]
-fn pick(index: usize) -> Box<dyn Speak> {
-    if index % 2 == 0 { Box::new(Dog) } else { Box::new(Cat) }
-}
-
-fn main() {
-    let animals: Vec<Box<dyn Speak>> = (0..std::hint::black_box(3)).map(pick).collect();
-    for animal in &animals { println!("{}", animal.speak()); }
-    std::process::exit(4);
-}
-"#;
 
 #[test]
 fn shaken_program_runs_like_rustc_built() {
@@ -262,4 +187,33 @@ fn missing_input_names_the_file() {
     let error =
         link(&args, &config(Some(dir.path().join("r.json")), &[])).expect_err("input missing");
     assert!(error.to_string().contains("absent.o"), "{error}");
+}
+
+#[test]
+fn call_graph_is_written_beside_report() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = rustc_link_line(dir.path(), TRAIT_PROGRAM, &[]);
+    let report_path = dir.path().join("reports").join("program.json");
+    link(&args, &config(Some(report_path.clone()), &[])).expect("shaker links the program");
+
+    let graph_path = dir.path().join("reports").join("program.callgraph");
+    let graph = portkey_callgraph::CallGraph::load(&graph_path).expect("call graph written");
+    let index = portkey_callgraph::SymbolIndex::new(&graph);
+    let tree = graph.shortest_paths();
+    let speak = portkey_report::explain(&index, &tree, "<main::Dog as main::Speak>::speak");
+    assert_eq!(speak.verdict, Verdict::Kept);
+    let edges: Vec<&str> = speak
+        .kept_because
+        .iter()
+        .map(|link| link.edge.as_str())
+        .collect();
+    assert_eq!(edges.first(), Some(&"root (entry)"), "{edges:?}");
+    assert_eq!(
+        edges.last(),
+        Some(&"vtable slot"),
+        "a trait method is kept by its vtable: {:?}",
+        speak.kept_because
+    );
+    let unused = portkey_report::explain(&index, &tree, "portkey_test_unused");
+    assert_eq!(unused.verdict, Verdict::Removed);
 }

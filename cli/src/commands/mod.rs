@@ -3,3 +3,4 @@
 pub mod local;
 pub mod mount;
 pub mod shake;
+pub mod why;

@@ -3,10 +3,15 @@
 //! [`build_image`] runs `cargo build --release --target <triple>` with rustc flags that hand
 //! every object to `portkey-ld` as LLVM bitcode (`-C linker-plugin-lto`, `-C linker`,
 //! `-C linker-flavor=gcc`), size-oriented profile settings through `CARGO_PROFILE_RELEASE_*`,
-//! and `PORTKEY_LD_REPORT` so the shaker writes its report. Cargo's output stays hidden unless the
-//! build fails. [`check_toolchain`] verifies first that the active toolchain is the one
-//! `portkey-ld` was built for.
+//! `PORTKEY_LD_REPORT` so the shaker writes its report and call graph, and `PORTKEY_LD_CACHE`
+//! so identical links are copied from `<target>/portkey-ld-cache/`. Cargo's output stays hidden
+//! unless the build fails. Explanations of single symbols are computed afterwards from the call
+//! graph ([`Explainer`]), so they follow the request even when cargo did not relink.
+//! [`check_toolchain`] verifies first that the active toolchain is the one `portkey-ld` was
+//! built for.
 
+mod explain;
+mod relink;
 mod target;
 mod toolchain;
 
@@ -17,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use portkey_report::ShakeReport;
 
+pub use explain::{Explainer, load_graph};
 pub use target::{
     GNU_TRIPLE, ImageTarget, MUSL_TRIPLE, TargetChoice, resolve_target, std_installed, sysroot,
 };
@@ -67,8 +73,9 @@ pub struct BuildOptions {
     pub opt_level: OptLevel,
     /// Folder that receives the `bootstrap` executable.
     pub output_dir: PathBuf,
-    /// Symbols whose fate the report explains (`PORTKEY_LD_EXPLAIN`), mangled or demangled
-    /// without the hash.
+    /// Symbols whose fate the report explains: mangled, demangled with or without the hash, or
+    /// a unique part of the demangled name. [`build_image`] explains them from the call graph
+    /// after the build.
     pub explain: Vec<String>,
     /// Path prefixes rewritten in the image (`--remap-path-prefix FROM=TO`), so panic messages
     /// and other embedded paths do not reveal the build machine's folders.
@@ -106,6 +113,16 @@ impl BuildOptions {
             .join(format!("{}.json", self.bin_name))
     }
 
+    /// Path of the call graph the build writes for `target`, beside the report.
+    pub fn graph_path(&self, target: ImageTarget) -> PathBuf {
+        portkey_callgraph::graph_path_beside(&self.report_path(target))
+    }
+
+    /// Folder of the link cache of `portkey-ld`.
+    pub fn link_cache_dir(&self) -> PathBuf {
+        self.target_dir.join("portkey-ld-cache")
+    }
+
     /// Path of the executable cargo links for `target`.
     pub fn cargo_output(&self, target: ImageTarget) -> PathBuf {
         self.target_dir
@@ -121,6 +138,9 @@ pub struct BuiltImage {
     /// The stripped static executable, named `bootstrap`.
     pub bootstrap: PathBuf,
     pub report: ShakeReport,
+    /// The call graph of the link that produced the executable, in the format of
+    /// [`portkey_callgraph::file`].
+    pub graph: PathBuf,
     pub target: ImageTarget,
     pub build_time: Duration,
 }
@@ -169,6 +189,18 @@ pub enum BuildError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error(
+        "portkey-ld wrote no call graph at {path}, even after a forced relink; check that \
+         {linker} is the portkey-ld of this portkey"
+    )]
+    GraphMissing { path: PathBuf, linker: PathBuf },
+    #[error(transparent)]
+    Graph(portkey_callgraph::GraphFileError),
+    #[error("cannot remove {path} to make cargo link again: {source}")]
+    ForceRelink {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot copy {from} to {to}: {source}")]
     Copy {
         from: PathBuf,
@@ -199,26 +231,8 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let target = resolve_target(options.target, &sysroot)?;
 
     let report_path = options.report_path(target);
-    let mut command = cargo_command(options, target, &report_path);
-    let output = command.output().map_err(|source| BuildError::Spawn {
-        program: "cargo".to_string(),
-        source,
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        // The caller sees cargo's full output only when something went wrong.
-        eprint!("{stderr}");
-        return Err(BuildError::Cargo {
-            bin: options.bin_name.clone(),
-            triple: target.triple().to_string(),
-            status: output.status.to_string(),
-            compiler_errors: compiler_errors(&stderr),
-            hint: signature_hint(&stderr)
-                .map(|hint| format!("\nhint: {hint}"))
-                .unwrap_or_default(),
-        });
-    }
-
+    let graph_path = options.graph_path(target);
+    run_cargo(options, target, &report_path)?;
     let built = options.cargo_output(target);
     if !built.is_file() {
         return Err(BuildError::OutputMissing {
@@ -226,15 +240,67 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
             bin: options.bin_name.clone(),
         });
     }
-    let report = read_report(&report_path, &options.target_dir)?;
+    if !report_path.is_file() || !graph_path.is_file() {
+        // Cargo reused an executable that an older portkey-ld (or another linker) produced, so
+        // the report or the call graph is missing. Removing the executable makes cargo link it
+        // again, which costs a compile of the binary crate but no change to any source.
+        relink::remove_linked_executable(&built)?;
+        run_cargo(options, target, &report_path)?;
+    }
+    if !graph_path.is_file() && report_path.is_file() {
+        return Err(BuildError::GraphMissing {
+            path: graph_path,
+            linker: options.portkey_ld.clone(),
+        });
+    }
+    let mut report = read_report(&report_path, &options.target_dir)?;
+    if !options.explain.is_empty() {
+        let graph = load_graph(&graph_path)?;
+        let explainer = Explainer::new(&graph);
+        report.explanations = options
+            .explain
+            .iter()
+            .map(|query| explainer.explain(&report, query))
+            .collect();
+    }
     let bootstrap = options.output_dir.join("bootstrap");
     copy_executable(&built, &bootstrap)?;
 
     Ok(BuiltImage {
         bootstrap,
         report,
+        graph: graph_path,
         target,
         build_time: started.elapsed(),
+    })
+}
+
+/// Runs `cargo build` for `target` and turns a failure into [`BuildError::Cargo`] with the
+/// compiler's error lines.
+fn run_cargo(
+    options: &BuildOptions,
+    target: ImageTarget,
+    report_path: &Path,
+) -> Result<(), BuildError> {
+    let mut command = cargo_command(options, target, report_path);
+    let output = command.output().map_err(|source| BuildError::Spawn {
+        program: "cargo".to_string(),
+        source,
+    })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The caller sees cargo's full output only when something went wrong.
+    eprint!("{stderr}");
+    Err(BuildError::Cargo {
+        bin: options.bin_name.clone(),
+        triple: target.triple().to_string(),
+        status: output.status.to_string(),
+        compiler_errors: compiler_errors(&stderr),
+        hint: signature_hint(&stderr)
+            .map(|hint| format!("\nhint: {hint}"))
+            .unwrap_or_default(),
     })
 }
 
@@ -276,7 +342,10 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         )
         .env(linker_env_var(target.triple()), &options.portkey_ld)
         .env("PORTKEY_LD_REPORT", report_path)
-        .env("PORTKEY_LD_EXPLAIN", options.explain.join(","))
+        .env("PORTKEY_LD_CACHE", options.link_cache_dir())
+        // Explanations come from the call graph after the build; a value from the caller's
+        // environment would only change the link's cache key.
+        .env_remove("PORTKEY_LD_EXPLAIN")
         .env(
             "CARGO_PROFILE_RELEASE_OPT_LEVEL",
             options.opt_level.cargo_value(),

@@ -4,12 +4,19 @@
 //!
 //! A [`CallGraphBuilder`] collects symbols, edges and roots in any order and freezes them into a
 //! [`CallGraph`] whose symbols are sorted by name. One synthetic root node is linked to every root
-//! symbol, so reachability is one traversal and an explanation is one shortest path.
+//! symbol, so reachability is one traversal and an explanation is one shortest path. The
+//! [`file`] module stores a frozen graph as text, and a [`SymbolIndex`] finds symbols by the
+//! names people type.
 
 mod builder;
+pub mod file;
 mod graph;
+pub mod names;
+mod resolve;
 mod symbol;
 
 pub use builder::{CallGraphBuilder, CallGraphError};
+pub use file::{GraphFileError, graph_path_beside};
 pub use graph::{CallGraph, PathStep, PathTree, Reachability};
+pub use resolve::{Fate, MAX_CANDIDATES, MAX_NEAR_MATCHES, SymbolIndex, SymbolMatch};
 pub use symbol::{EdgeKind, RootReason, Symbol, SymbolId, SymbolKind};

@@ -80,8 +80,10 @@ pub enum EdgeKind {
     /// An instruction operand other than the callee: the address of a function taken, a static
     /// read or written.
     Reference,
-    /// A reference inside a constant: a global initializer, a vtable slot, a constant expression.
+    /// A reference inside a constant: a global initializer or a constant expression.
     ConstantRef,
+    /// A function pointer in a slot of a Rust vtable, which a `dyn Trait` method call may use.
+    VtableSlot,
     /// From an alias to the symbol it names.
     Alias,
     /// From a function to the personality routine that unwinds through it.
@@ -96,10 +98,11 @@ impl fmt::Display for EdgeKind {
             EdgeKind::Root(reason) => write!(f, "root ({reason})"),
             EdgeKind::Call => f.write_str("call"),
             EdgeKind::Reference => f.write_str("reference"),
-            EdgeKind::ConstantRef => f.write_str("constant"),
+            EdgeKind::ConstantRef => f.write_str("constant reference"),
+            EdgeKind::VtableSlot => f.write_str("vtable slot"),
             EdgeKind::Alias => f.write_str("alias"),
             EdgeKind::Personality => f.write_str("personality"),
-            EdgeKind::Resolver => f.write_str("resolver"),
+            EdgeKind::Resolver => f.write_str("ifunc resolver"),
         }
     }
 }

@@ -1,11 +1,15 @@
 //! The shake report: what the shaker kept and removed, where the bytes of the emitted object
 //! went, and how long each phase took. The shaker fills it, the packager adds the zip size, and
-//! the CLI prints it with [`render_text`] or as JSON (the serde form). This crate depends on neither
-//! LLVM nor object files: every value arrives already computed.
+//! the CLI prints it with [`render_text`] or as JSON (the serde form). Explanations of single
+//! symbols ([`explain`], [`render_explanation`]) are computed from the call graph, which the
+//! shaker also stores beside the report. This crate depends on neither LLVM nor object files:
+//! every value arrives already computed.
 
+mod explain;
 mod render;
 
-pub use render::render_text;
+pub use explain::{chain_links, explain};
+pub use render::{render_explanation, render_text};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +38,12 @@ pub struct ShakeReport {
     /// Size of the deployment zip in bytes, filled in by the packager.
     pub zip_bytes: Option<u64>,
     pub timings_ms: PhaseTimings,
-    /// Explanations for the symbols named in `PORTKEY_LD_EXPLAIN`, in request order.
+    /// True when `portkey-ld` found an identical earlier link in its cache and copied that
+    /// link's results without running LLVM. The timings then count the hashing of the inputs only.
+    #[serde(default)]
+    pub cache_hit: bool,
+    /// Explanations for the symbols named in `PORTKEY_LD_EXPLAIN` or in the build options, in
+    /// request order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explanations: Vec<Explanation>,
 }
@@ -42,14 +51,66 @@ pub struct ShakeReport {
 /// Whether a symbol someone asked about was kept, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
-    /// The name as asked: mangled, or demangled without the hash.
+    /// The name as asked: mangled, demangled with or without the hash, or part of a name.
     pub query: String,
     pub verdict: Verdict,
-    /// Mangled name of the matching symbol, when one was found.
+    /// Mangled name of the matching symbol, when exactly one matched.
     pub symbol: Option<String>,
+    /// Demangled name of that symbol without the hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// True when the bitcode only declares the symbol, so its definition comes from native code
+    /// (the C library, a `-l` library or an object built by the `cc` crate).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub declaration_only: bool,
     /// Shortest chain of references from a root, root first; empty unless kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_because: Vec<ChainLink>,
+    /// Machine-code bytes of the kept function in the emitted object, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// True for a kept function that is absent from the emitted object because the optimiser
+    /// inlined it into its callers or merged it with an identical function.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inlined: bool,
+    /// For an ambiguous query: the first matching symbols in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<SymbolName>,
+    /// For an ambiguous query: how many symbols matched in all.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub match_count: u64,
+    /// For a query that matched nothing: demangled names of similar symbols, closest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub near_matches: Vec<String>,
+}
+
+impl Explanation {
+    /// Creates an explanation of `query` with the given verdict and every other field empty.
+    pub fn new(query: impl Into<String>, verdict: Verdict) -> Self {
+        Explanation {
+            query: query.into(),
+            verdict,
+            symbol: None,
+            name: None,
+            declaration_only: false,
+            kept_because: Vec::new(),
+            size_bytes: None,
+            inlined: false,
+            candidates: Vec::new(),
+            match_count: 0,
+            near_matches: Vec::new(),
+        }
+    }
+}
+
+/// The names of one symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolName {
+    /// Demangled name without the hash; the symbol itself for non-Rust code. Several symbols
+    /// may share it (generic instances under legacy mangling).
+    pub name: String,
+    /// Symbol name as it appears in the bitcode, which names exactly one symbol.
+    pub mangled: String,
 }
 
 /// Outcome for one explained symbol.
@@ -60,8 +121,18 @@ pub enum Verdict {
     Kept,
     /// Present in the bitcode but unreachable, so deleted.
     Removed,
+    /// The query matches several symbols.
+    Ambiguous,
     /// No symbol of that name was in the bitcode.
     NotFound,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// Summary of the linker inputs.
@@ -102,9 +173,14 @@ pub struct FunctionEntry {
 /// One step of an explanation: the symbol reached and how it was referenced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainLink {
-    /// Demangled symbol name.
+    /// Demangled symbol name without the hash.
     pub symbol: String,
-    /// Edge kind that reached it, for example `call` or `constant`.
+    /// Symbol name as it appears in the bitcode.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mangled: String,
+    /// Kind of reference from the previous symbol to this one: `call`, `reference` (an instruction operand
+    /// other than the callee), `constant reference`, `vtable slot`, `alias`, `personality`,
+    /// `ifunc resolver`, or for the first step `root (<reason>)`.
     pub edge: String,
 }
 
@@ -124,6 +200,9 @@ pub const NON_RUST_BUCKET: &str = "(C/non-Rust)";
 /// Wall-clock time of each shaker phase, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseTimings {
+    /// Hashing the link line and the contents of every input for the link cache.
+    #[serde(default)]
+    pub hash: u64,
     /// Reading inputs, extracting bitcode, parsing and linking modules.
     pub gather: u64,
     /// Building the call graph and computing reachability.
@@ -141,7 +220,7 @@ pub struct PhaseTimings {
 impl PhaseTimings {
     /// Sum of all phases, in milliseconds.
     pub fn total(&self) -> u64 {
-        self.gather + self.graph + self.strip + self.optimise + self.codegen + self.link
+        self.hash + self.gather + self.graph + self.strip + self.optimise + self.codegen + self.link
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{CrateBytes, Explanation, FunctionEntry, ShakeReport, Verdict};
+use crate::{ChainLink, CrateBytes, Explanation, FunctionEntry, ShakeReport, Verdict};
 
 /// Number of functions listed in the text table.
 const TOP_FUNCTIONS: usize = 20;
@@ -53,40 +53,141 @@ pub fn render_text(report: &ShakeReport) -> String {
     }
 
     let timings = &report.timings_ms;
-    let _ = writeln!(
-        out,
-        "  time (ms)  gather {}, graph {}, strip {}, optimise {}, codegen {}, link {}, total {}",
-        timings.gather,
-        timings.graph,
-        timings.strip,
-        timings.optimise,
-        timings.codegen,
-        timings.link,
-        timings.total()
-    );
+    if report.cache_hit {
+        let _ = writeln!(
+            out,
+            "  time (ms)  hash {} (cache hit: the results of an identical earlier link were reused)",
+            timings.hash
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  time (ms)  hash {}, gather {}, graph {}, strip {}, optimise {}, codegen {}, link {}, total {}",
+            timings.hash,
+            timings.gather,
+            timings.graph,
+            timings.strip,
+            timings.optimise,
+            timings.codegen,
+            timings.link,
+            timings.total()
+        );
+    }
 
     render_crates(&mut out, &report.bytes_by_crate);
     render_functions(&mut out, &report.largest_functions);
-    render_explanations(&mut out, &report.explanations);
+    render_explanations(&mut out, &report.explanations, &report.entry);
     out
 }
 
-fn render_explanations(out: &mut String, explanations: &[Explanation]) {
+fn render_explanations(out: &mut String, explanations: &[Explanation], entry: &str) {
     if explanations.is_empty() {
         return;
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "explanations");
     for explanation in explanations {
-        let verdict = match explanation.verdict {
-            Verdict::Kept => "kept",
-            Verdict::Removed => "removed: unreachable from every root",
-            Verdict::NotFound => "not found in the bitcode",
-        };
-        let _ = writeln!(out, "  {}: {verdict}", explanation.query);
-        for link in &explanation.kept_because {
-            let _ = writeln!(out, "    <- {} ({})", link.symbol, link.edge);
+        for line in render_explanation(explanation, entry).lines() {
+            let _ = writeln!(out, "  {line}");
         }
+    }
+}
+
+/// Renders one explanation: a heading with the verdict, then for a kept symbol one line per
+/// step of the chain from the root (edge, then symbol), for an ambiguous query the candidates,
+/// and for an unknown one the near matches. `entry` names the program entry in the message of a
+/// removed symbol.
+pub fn render_explanation(explanation: &Explanation, entry: &str) -> String {
+    let mut out = String::new();
+    let name = explanation
+        .name
+        .as_deref()
+        .unwrap_or(explanation.query.as_str());
+    match explanation.verdict {
+        Verdict::Kept => {
+            let steps = explanation.kept_because.len();
+            let _ = writeln!(
+                out,
+                "{name}: kept, {steps} {} from a root",
+                if steps == 1 { "step" } else { "steps" }
+            );
+            render_chain(&mut out, &explanation.kept_because);
+            let intrinsic = explanation
+                .symbol
+                .as_deref()
+                .is_some_and(|symbol| symbol.starts_with("llvm."));
+            if explanation.declaration_only && intrinsic {
+                let _ = writeln!(
+                    out,
+                    "note: an LLVM intrinsic, which code generation turns into instructions or a \
+                     library call"
+                );
+            } else if explanation.declaration_only {
+                let _ = writeln!(
+                    out,
+                    "note: the bitcode only declares it; its definition comes from native code"
+                );
+            }
+            if let Some(size) = explanation.size_bytes {
+                let _ = writeln!(out, "in the image: {} of machine code", bytes(size));
+            }
+            if explanation.inlined {
+                let _ = writeln!(
+                    out,
+                    "in the image: no code of its own; the optimiser inlined or merged it"
+                );
+            }
+        }
+        Verdict::Removed => {
+            let _ = writeln!(
+                out,
+                "{name}: removed: nothing reachable from {entry} refers to it"
+            );
+        }
+        Verdict::Ambiguous => {
+            let shown = explanation.candidates.len() as u64;
+            let total = explanation.match_count.max(shown);
+            let _ = write!(
+                out,
+                "`{}` matches {total} symbols; give more of the name, for example one of these",
+                explanation.query
+            );
+            if total > shown {
+                let _ = write!(out, " (first {shown} in name order)");
+            }
+            let _ = writeln!(out, ":");
+            // The mangled name is the one spelling that is always unique.
+            for candidate in &explanation.candidates {
+                if candidate.name == candidate.mangled {
+                    let _ = writeln!(out, "  {}", candidate.name);
+                } else {
+                    let _ = writeln!(out, "  {}  [{}]", candidate.name, candidate.mangled);
+                }
+            }
+        }
+        Verdict::NotFound => {
+            let _ = write!(
+                out,
+                "`{}`: not found: no symbol of the program has this name or contains it",
+                explanation.query
+            );
+            if explanation.near_matches.is_empty() {
+                let _ = writeln!(out);
+            } else {
+                let _ = writeln!(out, "; near matches:");
+                for near in &explanation.near_matches {
+                    let _ = writeln!(out, "  {near}");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn render_chain(out: &mut String, chain: &[ChainLink]) {
+    let width = chain.iter().map(|link| link.edge.len()).max().unwrap_or(0);
+    for link in chain {
+        let _ = writeln!(out, "  {:<width$}  {}", link.edge, link.symbol);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use portkey_report::{
     ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
-    PhaseTimings, ShakeReport, Verdict, render_text,
+    PhaseTimings, ShakeReport, SymbolName, Verdict, render_explanation, render_text,
 };
 
 fn function(name: &str, crate_name: Option<&str>, size: Option<u64>) -> FunctionEntry {
@@ -24,10 +24,12 @@ fn sample() -> ShakeReport {
     largest[1].kept_because = vec![
         ChainLink {
             symbol: "main".to_string(),
+            mangled: "main".to_string(),
             edge: "root (entry)".to_string(),
         },
         ChainLink {
             symbol: "std::io::stdio::_print".to_string(),
+            mangled: "_ZN3std2io5stdio6_print17h0123456789abcdefE".to_string(),
             edge: "call".to_string(),
         },
     ];
@@ -73,6 +75,7 @@ fn sample() -> ShakeReport {
         binary_bytes: 420_000,
         zip_bytes: None,
         timings_ms: PhaseTimings {
+            hash: 25,
             gather: 700,
             graph: 10,
             strip: 25,
@@ -80,11 +83,10 @@ fn sample() -> ShakeReport {
             codegen: 1_600,
             link: 40,
         },
+        cache_hit: false,
         explanations: vec![Explanation {
-            query: "demo::unused".to_string(),
-            verdict: Verdict::Removed,
             symbol: Some("_ZN4demo6unused17h0123456789abcdefE".to_string()),
-            kept_because: Vec::new(),
+            ..Explanation::new("demo::unused", Verdict::Removed)
         }],
     }
 }
@@ -132,7 +134,8 @@ fn text_shows_counts_and_sizes() {
     assert!(text.contains("object     150,000 B"), "{text}");
     assert!(text.contains("binary     420,000 B (stripped)"), "{text}");
     assert!(text.contains("zip        not packaged"), "{text}");
-    assert!(text.contains("total 4075"), "{text}");
+    assert!(text.contains("hash 25, gather 700"), "{text}");
+    assert!(text.contains("total 4100"), "{text}");
 }
 
 #[test]
@@ -201,7 +204,7 @@ fn explanation_verdict_serialises_in_snake_case() {
 fn text_lists_explanations() {
     let text = render_text(&sample());
     assert!(
-        text.contains("demo::unused: removed: unreachable from every root"),
+        text.contains("demo::unused: removed: nothing reachable from main refers to it"),
         "{text}"
     );
 }
@@ -226,4 +229,144 @@ fn kept_function_finds_by_either_name() {
             .is_some()
     );
     assert!(report.kept_function("hello::absent").is_none());
+}
+
+#[test]
+fn report_of_an_older_linker_parses() {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&sample().to_json().expect("report serialises")).expect("valid JSON");
+    let object = value.as_object_mut().expect("report is an object");
+    object.remove("cache_hit");
+    object["timings_ms"]
+        .as_object_mut()
+        .expect("timings are an object")
+        .remove("hash");
+    let back = ShakeReport::from_json(&value.to_string()).expect("report parses");
+    assert!(!back.cache_hit);
+    assert_eq!(back.timings_ms.hash, 0);
+}
+
+#[test]
+fn cache_hit_text_shows_hash_only() {
+    let mut report = sample();
+    report.cache_hit = true;
+    report.timings_ms = PhaseTimings {
+        hash: 90,
+        ..PhaseTimings::default()
+    };
+    let text = render_text(&report);
+    assert!(text.contains("hash 90 (cache hit"), "{text}");
+    assert!(!text.contains("optimise"), "{text}");
+}
+
+fn kept_explanation() -> Explanation {
+    Explanation {
+        symbol: Some("_ZN5hello7flatter17h0123456789abcdefE".to_string()),
+        name: Some("hello::flatter".to_string()),
+        kept_because: vec![
+            ChainLink {
+                symbol: "main".to_string(),
+                mangled: "main".to_string(),
+                edge: "root (entry)".to_string(),
+            },
+            ChainLink {
+                symbol: "<T as demo::Speak>::speak".to_string(),
+                mangled: "_ZN4demo5speak17h0123456789abcdefE".to_string(),
+                edge: "vtable slot".to_string(),
+            },
+            ChainLink {
+                symbol: "hello::flatter".to_string(),
+                mangled: "_ZN5hello7flatter17h0123456789abcdefE".to_string(),
+                edge: "call".to_string(),
+            },
+        ],
+        size_bytes: Some(1_234),
+        ..Explanation::new("flatter", Verdict::Kept)
+    }
+}
+
+#[test]
+fn kept_explanation_renders_one_step_per_line() {
+    let text = render_explanation(&kept_explanation(), "main");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "hello::flatter: kept, 3 steps from a root");
+    assert_eq!(lines[1], "  root (entry)  main");
+    assert_eq!(lines[2], "  vtable slot   <T as demo::Speak>::speak");
+    assert_eq!(lines[3], "  call          hello::flatter");
+    assert_eq!(lines[4], "in the image: 1,234 B of machine code");
+    assert_eq!(lines.len(), 5, "{text}");
+}
+
+#[test]
+fn inlined_and_declared_symbols_say_so() {
+    let mut explanation = kept_explanation();
+    explanation.size_bytes = None;
+    explanation.inlined = true;
+    explanation.declaration_only = true;
+    let text = render_explanation(&explanation, "main");
+    assert!(text.contains("the optimiser inlined"), "{text}");
+    assert!(text.contains("definition comes from native code"), "{text}");
+
+    explanation.symbol = Some("llvm.memcpy.p0.p0.i64".to_string());
+    let text = render_explanation(&explanation, "main");
+    assert!(text.contains("an LLVM intrinsic"), "{text}");
+    assert!(!text.contains("native code"), "{text}");
+}
+
+#[test]
+fn removed_explanation_names_the_entry() {
+    let explanation = Explanation {
+        name: Some("hello::unused".to_string()),
+        ..Explanation::new("unused", Verdict::Removed)
+    };
+    assert_eq!(
+        render_explanation(&explanation, "main"),
+        "hello::unused: removed: nothing reachable from main refers to it\n"
+    );
+}
+
+#[test]
+fn ambiguous_explanation_lists_candidates() {
+    let explanation = Explanation {
+        candidates: vec![
+            SymbolName {
+                name: "a::drop".to_string(),
+                mangled: "_ZN1a4drop17h0000000000000001E".to_string(),
+            },
+            SymbolName {
+                name: "drop_c".to_string(),
+                mangled: "drop_c".to_string(),
+            },
+        ],
+        match_count: 14,
+        ..Explanation::new("drop", Verdict::Ambiguous)
+    };
+    let text = render_explanation(&explanation, "main");
+    assert!(text.starts_with("`drop` matches 14 symbols"), "{text}");
+    assert!(text.contains("(first 2 in name order)"), "{text}");
+    assert!(
+        text.contains("\n  a::drop  [_ZN1a4drop17h0000000000000001E]\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("\n  drop_c\n"), "{text}");
+    let json = serde_json::to_value(&explanation).expect("serialises");
+    assert_eq!(json["verdict"], "ambiguous");
+    assert_eq!(json["match_count"], 14);
+    assert_eq!(
+        json["candidates"][0]["mangled"],
+        "_ZN1a4drop17h0000000000000001E"
+    );
+}
+
+#[test]
+fn unknown_explanation_lists_near_matches() {
+    let explanation = Explanation {
+        near_matches: vec!["hello::flatter".to_string()],
+        ..Explanation::new("hello::flater", Verdict::NotFound)
+    };
+    let text = render_explanation(&explanation, "main");
+    assert!(text.starts_with("`hello::flater`: not found"), "{text}");
+    assert!(text.contains("near matches:\n  hello::flatter"), "{text}");
+    let bare = render_explanation(&Explanation::new("zzz", Verdict::NotFound), "main");
+    assert!(!bare.contains("near matches"), "{bare}");
 }

@@ -1,6 +1,7 @@
 //! Reads the call graph out of the linked module: one symbol per function, global variable,
 //! alias and ifunc. Edges come from instruction operands, from constants and constant
-//! expressions (walked recursively, so vtable slots count), and from global initializers,
+//! expressions (walked recursively, so vtable slots count, and Rust vtables get edges of their
+//! own kind), and from global initializers,
 //! aliasees, ifunc resolvers and personality routines. Roots are the entry, the `llvm.used`,
 //! `llvm.compiler.used`, `llvm.global_ctors` and `llvm.global_dtors` lists, symbols that native
 //! code refers to and the library functions code generation may call by name.
@@ -271,12 +272,12 @@ pub fn build_graph(
                 }
                 SymbolKind::Global => {
                     let initializer = LLVMGetInitializer(*value);
-                    walker.reference(
-                        from,
-                        initializer,
-                        EdgeKind::ConstantRef,
-                        EdgeKind::ConstantRef,
-                    );
+                    let kind = if is_rust_vtable(initializer) {
+                        EdgeKind::VtableSlot
+                    } else {
+                        EdgeKind::ConstantRef
+                    };
+                    walker.reference(from, initializer, kind, kind);
                 }
                 SymbolKind::Alias => {
                     let aliasee = LLVMAliasGetAliasee(*value);
@@ -310,6 +311,99 @@ pub fn build_graph(
         visible,
         entry: entry_id,
     })
+}
+
+/// Recognises the initializer of a Rust vtable by the layout rustc (1.95) gives it: a packed
+/// struct of the drop glue, the size and the alignment (pointer-sized each), then the method
+/// slots. Adjacent plain bytes are merged into one byte array, so it has one of two shapes:
+///
+/// - `<{ ptr @drop_in_place, [2P x i8] size and alignment, ptr ... }>` when dropping does work;
+/// - `<{ [3P x i8] null drop, size and alignment, ptr ... }>` when dropping does nothing.
+///
+/// `P` is the pointer size, 8 or 4. The alignment must be a power of two and at least one slot
+/// must hold a function.
+fn is_rust_vtable(initializer: LLVMValueRef) -> bool {
+    // SAFETY: type tests and operand reads on a live constant (or null, checked first).
+    unsafe {
+        if initializer.is_null() || LLVMIsAConstantStruct(initializer).is_null() {
+            return false;
+        }
+        if LLVMIsPackedStruct(LLVMTypeOf(initializer)) == 0 {
+            return false;
+        }
+        let count = LLVMGetNumOperands(initializer).max(0) as u32;
+        let operand = |index: u32| LLVMGetOperand(initializer, index);
+        if count < 2 {
+            return false;
+        }
+        let first_slot = if let Some(bytes) = byte_array(operand(0)) {
+            // Null drop glue, size and alignment in one array.
+            let pointer = bytes.len() / 3;
+            let is_header = matches!(pointer, 4 | 8)
+                && bytes.len() == 3 * pointer
+                && bytes[..pointer].iter().all(|byte| *byte == 0)
+                && is_power_of_two(&bytes[2 * pointer..]);
+            if !is_header {
+                return false;
+            }
+            1
+        } else {
+            if count < 3 || !is_drop_glue(operand(0)) {
+                return false;
+            }
+            let Some(bytes) = byte_array(operand(1)) else {
+                return false;
+            };
+            let pointer = bytes.len() / 2;
+            let is_layout = matches!(pointer, 4 | 8)
+                && bytes.len() == 2 * pointer
+                && is_power_of_two(&bytes[pointer..]);
+            if !is_layout {
+                return false;
+            }
+            2
+        };
+        (first_slot..count).any(|index| !LLVMIsAFunction(operand(index)).is_null())
+    }
+}
+
+/// Returns the bytes of a constant `[N x i8]` array, or `None` for any other value.
+fn byte_array(value: LLVMValueRef) -> Option<Vec<u8>> {
+    // SAFETY: type tests on a live value; `LLVMGetAsString` returns `length` bytes owned by the
+    // constant, which outlives this call.
+    unsafe {
+        if value.is_null() || LLVMIsAConstantDataArray(value).is_null() {
+            return None;
+        }
+        if LLVMIsConstantString(value) == 0 {
+            return None;
+        }
+        let mut length = 0usize;
+        let pointer = LLVMGetAsString(value, &mut length);
+        if pointer.is_null() {
+            return None;
+        }
+        Some(std::slice::from_raw_parts(pointer as *const u8, length).to_vec())
+    }
+}
+
+/// True for a function named `core::ptr::drop_in_place::<T>`, rustc's drop glue.
+fn is_drop_glue(value: LLVMValueRef) -> bool {
+    // SAFETY: type test on a live value.
+    if value.is_null() || unsafe { LLVMIsAFunction(value) }.is_null() {
+        return false;
+    }
+    portkey_callgraph::names::demangle(&value_name(value))
+        .is_some_and(|name| name.starts_with("core::ptr::drop_in_place"))
+}
+
+/// True when little-endian `bytes` hold a power of two.
+fn is_power_of_two(bytes: &[u8]) -> bool {
+    let mut value = 0u64;
+    for (index, byte) in bytes.iter().take(8).enumerate() {
+        value |= u64::from(*byte) << (8 * index);
+    }
+    value.is_power_of_two()
 }
 
 fn must_stay_visible(name: &str, entry: &str, native_references: &BTreeSet<String>) -> bool {
