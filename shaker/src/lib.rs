@@ -234,7 +234,8 @@ fn shake_and_link(
     let phase = Instant::now();
     let mut native_files = gathered.native_inputs.clone();
     native_files.extend(gathered.extracted.iter().cloned());
-    let native_references = natives::undefined_symbols(line, &native_files, &config.cc)?;
+    let mut native_references = natives::undefined_symbols(line, &native_files, &config.cc)?;
+    native_references.extend(llvm::walk::inline_asm_symbols(&loaded.module));
     let program = llvm::walk::build_graph(
         &loaded.module,
         &loaded.crate_of_symbol,

@@ -1,6 +1,8 @@
 //! Symbols that native code in the final link needs from the bitcode. Every undefined symbol of
 //! a forwarded object, archive member or static `-l` library becomes a root, so C code that
-//! calls into Rust (and the C runtime's call to `main`) still links after shaking.
+//! calls into Rust (and the C runtime's call to `main`) still links after shaking. So does every
+//! weak definition there: a strong Rust definition of the same name overrides it at link time,
+//! so that Rust definition must survive and stay visible.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -115,8 +117,8 @@ fn undefined_in_file(path: &Path) -> Result<BTreeSet<String>, ShakeError> {
     Ok(symbols)
 }
 
-/// Adds the undefined symbols of one relocatable object; other files (rmeta, linker scripts,
-/// shared objects) contribute nothing.
+/// Adds the undefined symbols and weak definitions of one relocatable object; other files (rmeta,
+/// linker scripts, shared objects) contribute nothing.
 fn collect_undefined(data: &[u8], symbols: &mut BTreeSet<String>) {
     let Ok(file) = object::File::parse(data) else {
         return;
@@ -125,7 +127,8 @@ fn collect_undefined(data: &[u8], symbols: &mut BTreeSet<String>) {
         return;
     }
     for symbol in file.symbols() {
-        if !symbol.is_undefined() {
+        let overridable = symbol.is_weak() && symbol.is_definition();
+        if !symbol.is_undefined() && !overridable {
             continue;
         }
         if let Ok(name) = symbol.name()

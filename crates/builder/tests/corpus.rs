@@ -213,7 +213,6 @@ corpus! {
             "done: inline-asm",
         ],
     };
-    #[ignore = "portkey-ld deletes corpus_rust_offset, which only global_asm! text calls by name: undefined reference"]
     asm_callback => Case {
         fixture: "asm-callback",
         panic: PanicStrategy::Unwind,
@@ -232,7 +231,6 @@ corpus! {
             "done: c-callback",
         ],
     };
-    #[ignore = "portkey-ld deletes Rust definitions that override weak C definitions, so the C defaults run"]
     weak_symbols => Case {
         fixture: "weak-symbols",
         panic: PanicStrategy::Unwind,

@@ -219,6 +219,39 @@ impl Walker {
     }
 }
 
+/// Returns the defined symbols that the module's top-level assembly (`global_asm!`) names.
+/// Assembly text is not IR, so the walk cannot see its references; these symbols are kept and
+/// stay visible, as symbols that native objects reference do.
+pub fn inline_asm_symbols(module: &Module<'_>) -> BTreeSet<String> {
+    let module_ref = module.as_mut_ptr();
+    let mut length = 0usize;
+    // SAFETY: the module is live; the returned pointer is valid for `length` bytes while the
+    // module's inline assembly is not changed, and it is copied at once.
+    let text = unsafe {
+        let pointer = LLVMGetModuleInlineAsm(module_ref, &mut length);
+        if pointer.is_null() || length == 0 {
+            return BTreeSet::new();
+        }
+        String::from_utf8_lossy(std::slice::from_raw_parts(pointer.cast::<u8>(), length)).into_owned()
+    };
+
+    let is_symbol_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$');
+    let tokens: BTreeSet<&str> = text
+        .split(|c: char| !is_symbol_char(c))
+        .filter(|token| !token.is_empty())
+        .collect();
+    global_values(module_ref)
+        .into_iter()
+        .filter(|(value, _)| {
+            // SAFETY: declaration test on a live global value.
+            unsafe { LLVMIsDeclaration(*value) == 0 }
+        })
+        .map(|(value, _)| value_name(value))
+        .filter(|name| tokens.contains(name.as_str()))
+        .collect()
+}
+
+
 /// Builds the call graph of `module`. `entry` must be a defined function; `native_references`
 /// are the undefined symbols of native inputs.
 pub fn build_graph(
