@@ -4,7 +4,7 @@
 # - adds the x86_64 musl target through rustup (images are static musl executables; without
 #   the target portkey falls back to static glibc and says so);
 # - installs the Debian packages the tests call when they are missing (a C compiler for the final
-#   link, unzip, curl);
+#   link, musl-gcc for C code of dependencies, unzip, curl);
 # - builds the portkey executables in release mode into target/release.
 #
 # Safe to run again: every step checks before it acts.
@@ -31,6 +31,8 @@ missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# musl-gcc compiles the C code of dependencies (crates using `cc`) for the musl target.
+command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         say Installing "${missing[*]}"

@@ -172,7 +172,7 @@ pub enum BuildError {
         status: String,
         /// The `error` lines of the compiler and linker output.
         compiler_errors: String,
-        /// What to change when the errors show a signature the shim cannot bind; empty otherwise.
+        /// What to change when the errors have a known cause; empty otherwise.
         hint: String,
     },
     #[error(
@@ -298,7 +298,7 @@ fn run_cargo(
         triple: target.triple().to_string(),
         status: output.status.to_string(),
         compiler_errors: compiler_errors(&stderr),
-        hint: signature_hint(&stderr)
+        hint: build_hint(&stderr)
             .map(|hint| format!("\nhint: {hint}"))
             .unwrap_or_default(),
     })
@@ -361,7 +361,34 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         .env("CARGO_PROFILE_RELEASE_STRIP", "none")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
+    if let Some((variable, compiler)) = musl_c_compiler(target.triple()) {
+        command.env(variable, compiler);
+    }
     command
+}
+
+/// For a musl target, the `cc` crate looks for a cross compiler named `x86_64-linux-musl-gcc`,
+/// which Debian does not ship. Debian's `musl-tools` provides `musl-gcc` instead; it is used for
+/// C code of dependencies when the cross compiler is missing and the caller set no `CC_<target>`.
+fn musl_c_compiler(triple: &str) -> Option<(String, &'static str)> {
+    if !triple.ends_with("-linux-musl") {
+        return None;
+    }
+    let variable = format!("CC_{}", triple.replace('-', "_"));
+    if std::env::var_os(&variable).is_some() {
+        return None;
+    }
+    let architecture = triple.split('-').next()?;
+    if on_path(&format!("{architecture}-linux-musl-gcc")) || !on_path("musl-gcc") {
+        return None;
+    }
+    Some((variable, "musl-gcc"))
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
 }
 
 /// `CARGO_TARGET_<TRIPLE>_LINKER`, set too so a linker configured for the target in a
@@ -399,9 +426,10 @@ pub fn compiler_errors(stderr: &str) -> String {
     lines.join("\n")
 }
 
-/// Recognises the compiler errors that a function's signature causes in the generated shim and
-/// says what to change in the user's code, since the errors themselves point at generated code.
-pub fn signature_hint(stderr: &str) -> Option<&'static str> {
+/// Recognises build failures with a known cause (a function signature the generated shim cannot
+/// bind, a missing musl C compiler) and says what to change, since the compiler's errors point at
+/// generated code or at a dependency's build script.
+pub fn build_hint(stderr: &str) -> Option<&'static str> {
     if stderr.contains("portkey_respond") {
         return Some(
             "the function's return type must implement `serde::Serialize` (answered as JSON) or \
@@ -415,6 +443,13 @@ pub fn signature_hint(stderr: &str) -> Option<&'static str> {
         return Some(
             "every parameter that is not a string, number, `bool` or `char` must implement \
              `serde::Deserialize`: add `#[derive(serde::Deserialize)]` to its type",
+        );
+    }
+    if stderr.contains("failed to find tool") && stderr.contains("musl") {
+        return Some(
+            "a dependency compiles C code and no C compiler for musl was found: install Debian's \
+             `musl-tools` (it provides `musl-gcc`, which portkey then uses) or set \
+             `CC_x86_64_unknown_linux_musl`",
         );
     }
     if stderr.contains("FromStr") {

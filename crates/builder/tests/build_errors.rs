@@ -141,7 +141,7 @@ fn compile_error_carries_compiler_text() {
 }
 
 #[test]
-fn signature_hint_names_the_missing_trait() {
+fn build_hint_names_the_missing_trait() {
     let cases = [
         ("no method named `portkey_respond` found for reference", "serde::Serialize"),
         ("the method `portkey_fail` exists for reference", "`Debug`"),
@@ -150,8 +150,15 @@ fn signature_hint_names_the_missing_trait() {
         ("the trait bound `Opaque: FromStr` is not satisfied", "FromStr"),
     ];
     for (stderr, expected) in cases {
-        let hint = portkey_builder::signature_hint(stderr).unwrap_or_else(|| panic!("no hint for {stderr}"));
+        let hint = portkey_builder::build_hint(stderr).unwrap_or_else(|| panic!("no hint for {stderr}"));
         assert!(hint.contains(expected), "{stderr}: {hint}");
     }
-    assert_eq!(portkey_builder::signature_hint("error[E0425]: cannot find value `x`"), None);
+    assert_eq!(portkey_builder::build_hint("error[E0425]: cannot find value `x`"), None);
+}
+
+#[test]
+fn build_hint_names_musl_tools() {
+    let stderr = "error occurred in cc-rs: failed to find tool \"x86_64-linux-musl-gcc\": No such file or directory";
+    let hint = portkey_builder::build_hint(stderr).expect("a hint for a missing musl compiler");
+    assert!(hint.contains("musl-tools"), "{hint}");
 }
