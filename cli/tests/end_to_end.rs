@@ -6,6 +6,8 @@
 //! the mounts or the backend a developer has on `fixtures/hello` itself. They share that copy
 //! and its local backend, so they run one at a time.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -37,36 +39,8 @@ impl Drop for Fixture {
 /// runs, so later runs reuse its builds.
 fn manifest() -> PathBuf {
     static COPY: OnceLock<PathBuf> = OnceLock::new();
-    COPY.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello");
-        let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("end-to-end-hello");
-        copy_tree(&source, &copy);
-        copy.join("Cargo.toml")
-    })
+    COPY.get_or_init(|| support::fixture_copy("hello", "end-to-end-hello"))
     .clone()
-}
-
-/// Copies the sources of a cargo project, leaving out `target/` and portkey's own files.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name == "target" || name.starts_with("portkey.json") {
-            continue;
-        }
-        let destination = to.join(&*name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &destination);
-        } else {
-            let content = std::fs::read(entry.path()).unwrap();
-            // Rewriting an unchanged file would make cargo rebuild it.
-            if std::fs::read(&destination).ok().as_deref() != Some(content.as_slice()) {
-                std::fs::write(&destination, content).unwrap();
-            }
-        }
-    }
 }
 
 /// Runs `portkey <args> --manifest-path <copy of fixtures/hello>/Cargo.toml`.

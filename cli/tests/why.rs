@@ -5,6 +5,8 @@
 //! The tests share one copy of the fixture under cargo's temporary folder and run one at a
 //! time, because some of them look at the files a build leaves behind.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -22,36 +24,8 @@ fn serial() -> MutexGuard<'static, ()> {
 /// runs, so later runs reuse its builds.
 fn manifest() -> PathBuf {
     static COPY: OnceLock<PathBuf> = OnceLock::new();
-    COPY.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello");
-        let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("why-hello");
-        copy_tree(&source, &copy);
-        copy.join("Cargo.toml")
-    })
+    COPY.get_or_init(|| support::fixture_copy("hello", "why-hello"))
     .clone()
-}
-
-/// Copies the sources of a cargo project, leaving out `target/` and portkey's own files.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name == "target" || name.starts_with("portkey.json") {
-            continue;
-        }
-        let destination = to.join(&*name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &destination);
-        } else {
-            let content = std::fs::read(entry.path()).unwrap();
-            // Rewriting an unchanged file would make cargo rebuild it.
-            if std::fs::read(&destination).ok().as_deref() != Some(content.as_slice()) {
-                std::fs::write(&destination, content).unwrap();
-            }
-        }
-    }
 }
 
 /// Runs `portkey <args> --manifest-path <copy of fixtures/hello>/Cargo.toml`. The copy builds
