@@ -7,11 +7,14 @@
 //! packages), and skipping items whose `cfg` is off (`test` always is). Every segment of the path
 //! must be public, because a generated shim crate calls it from outside. The signature is
 //! checked (no type or const generics, no `self`, not `unsafe`, `async` or variadic) and its
-//! parameter and result types are classified into the shapes the shim binds.
+//! parameter and result types are classified into the shapes the shim binds. Two rules look at
+//! names and at the whole signature (module `body`): a byte buffer named `body` receives the raw
+//! request body, and a lone serde parameter may bind from the whole JSON body.
 //!
 //! Items produced by macros are invisible to the lookup, so a "not found" error for a module
 //! that invokes macros adds a note about it.
 
+mod body;
 mod cfg;
 mod error;
 mod resolve;
@@ -22,6 +25,7 @@ mod types;
 mod walk;
 mod workspace;
 
+pub use body::{RAW_BODY_NAME, classify_named_param, mark_whole_body};
 pub use error::LookupError;
 pub use signature::{classify_param, classify_return};
 pub use types::{

@@ -56,14 +56,17 @@ pub(crate) fn read_signature(
             pattern: type_text(&typed.pat.to_token_stream()),
             ty: ty.clone(),
         })?;
-        let shape = classify_param(&typed.ty).map_err(|reason| LookupError::UnsupportedParam {
-            path: path.clone(),
-            param: name.clone(),
-            ty: ty.clone(),
-            reason,
+        let shape = crate::body::classify_named_param(&name, &typed.ty).map_err(|reason| {
+            LookupError::UnsupportedParam {
+                path: path.clone(),
+                param: name.clone(),
+                ty: ty.clone(),
+                reason,
+            }
         })?;
         params.push(Param { name, ty, shape });
     }
+    crate::body::mark_whole_body(&mut params);
 
     let (output, output_type) = match &signature.output {
         ReturnType::Default => (ReturnShape::Unit, None),
@@ -125,6 +128,9 @@ fn classify_param_checked(ty: &Type) -> Result<ParamShape, String> {
         Type::Path(_) => {
             if let Some(scalar) = scalar_of(ty) {
                 return Ok(ParamShape::Scalar(scalar));
+            }
+            if is_cow_str(ty) {
+                return Ok(ParamShape::CowStr);
             }
             let Some(inner) = option_inner(ty) else {
                 return Ok(ParamShape::Json);
@@ -232,6 +238,10 @@ pub fn classify_return(ty: &Type) -> ReturnShape {
             if scalar_of(ty).is_some() || is_cow_str(ty) {
                 return ReturnShape::Text;
             }
+            if matches!(last_segment_types(ty, "Vec").as_deref(), Some([element]) if is_u8(element))
+            {
+                return ReturnShape::Bytes;
+            }
             if let Some(ok) = result_ok(ty) {
                 return ReturnShape::Result(Box::new(classify_return(ok)));
             }
@@ -244,7 +254,7 @@ pub fn classify_return(ty: &Type) -> ReturnShape {
     }
 }
 
-fn strip_groups(ty: &Type) -> &Type {
+pub(crate) fn strip_groups(ty: &Type) -> &Type {
     match ty {
         Type::Paren(inner) => strip_groups(&inner.elem),
         Type::Group(inner) => strip_groups(&inner.elem),
@@ -301,7 +311,7 @@ fn scalar_of(ty: &Type) -> Option<Scalar> {
 
 /// Returns the type arguments of the last segment when it is called `name` and has no other kind of
 /// argument.
-fn last_segment_types<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
+pub(crate) fn last_segment_types<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
     let Type::Path(path) = strip_groups(ty) else {
         return None;
     };
@@ -356,6 +366,11 @@ fn result_ok(ty: &Type) -> Option<&Type> {
         [ok] | [ok, _] => Some(*ok),
         _ => None,
     }
+}
+
+/// Returns whether a type is `u8`, also written `std::primitive::u8`.
+pub(crate) fn is_u8(ty: &Type) -> bool {
+    scalar_of(ty) == Some(Scalar::U8)
 }
 
 /// `Cow<str>` with or without a lifetime, under any path.

@@ -44,9 +44,14 @@ pub struct FoundFunction {
 }
 
 impl FoundFunction {
-    /// Returns whether a request must supply `param`: only `Option` parameters may be missing.
+    /// Returns whether a request must supply `param`. `Option` parameters may be missing, and
+    /// so may a raw body, which an HTTP request without a body fills with no bytes.
     pub fn required(&self, param: &Param) -> bool {
-        !matches!(param.shape, ParamShape::Option(_))
+        match &param.shape {
+            ParamShape::Option(_) | ParamShape::RawBody => false,
+            ParamShape::Ref(inner) => **inner != ParamShape::RawBody,
+            _ => true,
+        }
     }
 }
 
@@ -107,6 +112,14 @@ pub enum ParamShape {
     Scalar(Scalar),
     /// Any other type, deserialized from JSON (the type must implement `Deserialize`).
     Json,
+    /// A `Json` parameter that also binds from the whole JSON body when no source has a value
+    /// of its name: the signature's only non-optional parameter of JSON shape, with no raw body
+    /// parameter (see `mark_whole_body`).
+    JsonOrBody,
+    /// `Vec<u8>` (or `&[u8]`, `&Vec<u8>` behind `Ref`) named `body`: the raw request body bytes.
+    RawBody,
+    /// `Cow<str>`: bound as a `String`, like `Scalar::String`, and passed as `Cow::Owned`.
+    CowStr,
     /// May be missing from the request.
     Option(Box<ParamShape>),
     /// Bound as the inner shape and passed by reference.
@@ -199,7 +212,10 @@ pub enum ReturnShape {
     Unit,
     /// `String`, `&str`, `Cow<str>` or a primitive: a `text/plain` body from `Display`.
     Text,
-    /// Any other type: JSON when it implements `Serialize`, else text from `Display`.
+    /// `Vec<u8>`: the bytes as an `application/octet-stream` body.
+    Bytes,
+    /// Any other type: JSON when it implements `Serialize`, else text from `Display`, so a type
+    /// with both becomes JSON.
     Auto,
     /// A `Result`: `Ok` is handled by the inner shape, `Err` becomes an error response.
     Result(Box<ReturnShape>),

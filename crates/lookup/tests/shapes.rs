@@ -1,6 +1,9 @@
 //! The classification of parameter and result types, as a table of types written in Rust.
 
-use portkey_lookup::{ParamShape, ReturnShape, Scalar, classify_param, classify_return};
+use portkey_lookup::{
+    Param, ParamShape, ReturnShape, Scalar, classify_named_param, classify_param, classify_return,
+    mark_whole_body,
+};
 
 fn param(ty: &str) -> Result<ParamShape, String> {
     let parsed: syn::Type =
@@ -67,6 +70,15 @@ fn param_shape_table() {
         ("Box<str>", ParamShape::Json),
         ("my::Option<u32>", ParamShape::Json),
         ("u32x", ParamShape::Json),
+        ("Cow<str>", ParamShape::CowStr),
+        ("std::borrow::Cow<'_, str>", ParamShape::CowStr),
+        ("Option<Cow<'a, str>>", option(ParamShape::CowStr)),
+        ("&Cow<str>", reference(ParamShape::CowStr)),
+        ("Cow<'_, [u8]>", ParamShape::Json),
+        ("serde_json::Value", ParamShape::Json),
+        ("i128", scalar(Scalar::I128)),
+        ("u128", scalar(Scalar::U128)),
+        ("char", scalar(Scalar::Char)),
     ];
     for (ty, expected) in cases {
         assert_eq!(param(ty), Ok(expected), "{ty}");
@@ -121,6 +133,12 @@ fn return_shape_table() {
         ("char", ReturnShape::Text),
         ("Stats", ReturnShape::Auto),
         ("Vec<u32>", ReturnShape::Auto),
+        ("Vec<u8>", ReturnShape::Bytes),
+        ("std::vec::Vec<std::primitive::u8>", ReturnShape::Bytes),
+        ("Vec<i8>", ReturnShape::Auto),
+        ("&[u8]", ReturnShape::Auto),
+        ("Option<Vec<u8>>", optional(ReturnShape::Bytes)),
+        ("Result<Vec<u8>, E>", result(ReturnShape::Bytes)),
         ("(u32, u32)", ReturnShape::Auto),
         ("impl Display", ReturnShape::Auto),
         ("Result<String, Error>", result(ReturnShape::Text)),
@@ -142,5 +160,92 @@ fn return_shape_table() {
     ];
     for (ty, expected) in cases {
         assert_eq!(output(ty), expected, "{ty}");
+    }
+}
+
+fn named(name: &str, ty: &str) -> Result<ParamShape, String> {
+    let parsed: syn::Type =
+        syn::parse_str(ty).unwrap_or_else(|error| panic!("{ty} does not parse: {error}"));
+    classify_named_param(name, &parsed)
+}
+
+#[test]
+fn raw_body_needs_name_and_byte_type() {
+    let cases: Vec<(&str, &str, ParamShape)> = vec![
+        ("body", "Vec<u8>", ParamShape::RawBody),
+        ("body", "std::vec::Vec<u8>", ParamShape::RawBody),
+        ("body", "&[u8]", reference(ParamShape::RawBody)),
+        ("body", "&'a [u8]", reference(ParamShape::RawBody)),
+        ("body", "&Vec<u8>", reference(ParamShape::RawBody)),
+        ("data", "Vec<u8>", ParamShape::Json),
+        ("data", "&[u8]", reference(ParamShape::Json)),
+        ("body", "Vec<u16>", ParamShape::Json),
+        ("body", "Option<Vec<u8>>", option(ParamShape::Json)),
+        ("body", "String", scalar(Scalar::String)),
+        ("body", "[u8; 4]", ParamShape::Json),
+    ];
+    for (name, ty, expected) in cases {
+        assert_eq!(named(name, ty), Ok(expected), "{name}: {ty}");
+    }
+    let reason = named("body", "&mut [u8]").expect_err("&mut is rejected");
+    assert!(reason.contains("`&mut`"), "{reason}");
+}
+
+/// Classifies `(name, type)` pairs as a signature and applies the whole-body rule.
+fn marked(params: &[(&str, &str)]) -> Vec<ParamShape> {
+    let mut params: Vec<Param> = params
+        .iter()
+        .map(|(name, ty)| Param {
+            name: (*name).to_string(),
+            ty: (*ty).to_string(),
+            shape: named(name, ty).unwrap_or_else(|reason| panic!("{ty}: {reason}")),
+        })
+        .collect();
+    mark_whole_body(&mut params);
+    params.into_iter().map(|param| param.shape).collect()
+}
+
+/// A signature as `(name, type)` pairs, and the shapes expected after the whole-body rule.
+type WholeBodyCase = (Vec<(&'static str, &'static str)>, Vec<ParamShape>);
+
+#[test]
+fn whole_body_rule_table() {
+    let cases: Vec<WholeBodyCase> = vec![
+        (vec![("point", "Point")], vec![ParamShape::JsonOrBody]),
+        (
+            vec![("point", "&Point")],
+            vec![reference(ParamShape::JsonOrBody)],
+        ),
+        (
+            vec![("point", "Point"), ("dx", "i32"), ("tag", "Option<&str>")],
+            vec![
+                ParamShape::JsonOrBody,
+                scalar(Scalar::I32),
+                option(reference(scalar(Scalar::Str))),
+            ],
+        ),
+        (
+            vec![("data", "Vec<u8>"), ("seed", "u16")],
+            vec![ParamShape::JsonOrBody, scalar(Scalar::U16)],
+        ),
+        (
+            vec![("a", "Point"), ("b", "Point")],
+            vec![ParamShape::Json, ParamShape::Json],
+        ),
+        (
+            vec![("a", "Point"), ("b", "Option<Point>")],
+            vec![ParamShape::Json, option(ParamShape::Json)],
+        ),
+        (vec![("a", "Option<Point>")], vec![option(ParamShape::Json)]),
+        (
+            vec![("point", "Point"), ("body", "Vec<u8>")],
+            vec![ParamShape::Json, ParamShape::RawBody],
+        ),
+        (vec![("name", "String")], vec![scalar(Scalar::String)]),
+        (vec![("text", "Cow<str>")], vec![ParamShape::CowStr]),
+        (vec![], vec![]),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(marked(&params), expected, "{params:?}");
     }
 }

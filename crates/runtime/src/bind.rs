@@ -12,6 +12,28 @@
 //! parsed as JSON, then taken as a JSON string, then (unless they are a JSON array or object)
 //! as a one-element array. A repeated query parameter is first tried as an array of all its
 //! values, so `?tag=a&tag=b` binds `Vec<String>`.
+//!
+//! A single text value that binds neither as JSON, nor as a JSON string, nor as a one-element
+//! array is split at every `,`. It is then bound as the array of its parts, each parsed as JSON
+//! or else kept as a string, so `?ids=8` binds `ids: Vec<u32>` as `[8]`. API Gateway HTTP APIs
+//! (payload 2.0) join a repeated query key with commas, and `?ids=1,2,3` binds `ids: Vec<u32>`.
+//! A `Vec<String>` binds `?tags=a,b` as the one element `"a,b"`, because the one-element array
+//! is tried first and strings may contain commas. To send several strings, repeat the key
+//! (`?tags=a&tags=b`) or send a JSON array (`?tags=["a","b"]` or a JSON body).
+//!
+//! Whole body (`json_or_body`): when no source has a value of the parameter's name, the whole
+//! JSON body, or the whole direct invocation payload, binds the parameter if it is a JSON
+//! object or array. A form body, an empty body and a JSON `null` never bind as a whole, so the
+//! parameter is reported missing. The shim calls `json_or_body` only under the whole-body rule.
+//! Under that rule exactly one parameter of the function is bound through serde, counting those
+//! behind `&` or inside `Option` but not scalars, `Cow<str>` or a raw body. That parameter is
+//! not an `Option`, and no parameter is a raw body. Every other serde parameter uses `json`.
+//!
+//! Raw body (`raw_body`): a parameter named `body` of type `Vec<u8>`, `&[u8]` or `&Vec<u8>`
+//! gets the HTTP request body bytes as sent, base64-decoded when the event has
+//! `isBase64Encoded`, with no JSON parsing. An empty body gives an empty vector, and a path or
+//! query value named `body` is ignored. A direct invocation has no raw body, so there the
+//! payload's `body` field binds as JSON (an array of numbers).
 
 use std::str::FromStr;
 
@@ -76,6 +98,42 @@ impl Request {
             Some(found) => convert_json(&found, name, type_name).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Binds required parameter `name` through serde like [`Request::json`], then, when no
+    /// source has it, from the whole JSON body or direct invocation payload if that is a JSON
+    /// object or array.
+    pub fn json_or_body<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        type_name: &str,
+    ) -> Result<T, Response> {
+        if let Some(found) = self.find(name, type_name)? {
+            return convert_json(&found, name, type_name);
+        }
+        if self.kind.is_http() && self.has_form_body() {
+            return Err(self.missing(name, type_name));
+        }
+        let whole = match self.json_body() {
+            Ok(whole) => whole,
+            Err(_) => return Err(self.missing(name, type_name)),
+        };
+        if !matches!(whole, Value::Object(_) | Value::Array(_)) {
+            return Err(self.missing(name, type_name));
+        }
+        convert_json(&Found::Json(whole), name, type_name)
+    }
+
+    /// Binds a raw body parameter: the HTTP body bytes, base64-decoded when the event sets `isBase64Encoded`.
+    /// A direct invocation binds the payload field `name` as JSON instead.
+    pub fn raw_body(&self, name: &str, type_name: &str) -> Result<Vec<u8>, Response> {
+        if !self.kind.is_http() {
+            return self.json(name, type_name);
+        }
+        if let Some(problem) = &self.body_problem {
+            return Err(body_error(name, type_name, "invalid body", problem));
+        }
+        Ok(self.body.clone())
     }
 
     /// Looks `name` up in the sources in order. An unusable body is an error only when the
@@ -265,10 +323,20 @@ fn json_from_text<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Erro
     if !is_structured && let Ok(value) = T::deserialize(&Value::Array(vec![string])) {
         return Ok(value);
     }
+    if !is_structured && let Ok(value) = T::deserialize(&Value::Array(comma_parts(text))) {
+        return Ok(value);
+    }
     if is_json {
         return Err(as_json);
     }
     Err(as_string)
+}
+
+/// Splits a comma-joined value into its parts, each parsed as JSON or else kept as a string.
+fn comma_parts(text: &str) -> Vec<Value> {
+    text.split(',')
+        .map(|part| serde_json::from_str(part).unwrap_or_else(|_| Value::String(part.to_owned())))
+        .collect()
 }
 
 /// Deserializes repeated values: as an array of strings, then as an array of their JSON

@@ -11,7 +11,10 @@
 //! Method lookup on `&Ret<T>` first tries methods whose receiver is `&Ret<T>` (the `Serialize`
 //! impl on `Ret<T>`), then those whose receiver is `&&Ret<T>` (the `Display` impl on `&Ret<T>`).
 //! So a `Serialize` type becomes 200 `application/json`, else a `Display` type becomes 200
-//! `text/plain`, else compilation fails with an error that lists both unmet bounds. `Fail`
+//! `text/plain`, else compilation fails with an error that lists both unmet bounds. A type that
+//! is both `Serialize` and `Display` becomes JSON. The text types (`String`, `&str`,
+//! `Cow<str>`, primitives) and `Vec<u8>` never reach `Ret`: the shim responds to them with
+//! `Response::display` and `Response::bytes`. `Fail`
 //! does the same for `Err` values: `Display` text first, `Debug` text otherwise, status 500.
 //! This works only where `T` is a concrete type, as in generated code.
 

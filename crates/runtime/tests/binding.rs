@@ -383,7 +383,10 @@ fn json_sent_as_form_binds_as_json() {
         Some(r##" {"text": "# Title", "n": 3}"##),
         "application/x-www-form-urlencoded",
     );
-    assert_eq!(request.scalar::<String>("text", "String").unwrap(), "# Title");
+    assert_eq!(
+        request.scalar::<String>("text", "String").unwrap(),
+        "# Title"
+    );
     assert_eq!(request.scalar::<u8>("n", "u8").unwrap(), 3);
 }
 
@@ -553,4 +556,199 @@ fn json_body_accessor_per_kind() {
     let invalid = http_event("", Value::Null, Some("{"), "application/json");
     let problem = invalid.json_body().unwrap_err();
     assert!(problem.contains("not valid JSON"), "{problem}");
+}
+
+#[test]
+fn comma_joined_numbers_bind_vec() {
+    let request = query("ids=1,2,3");
+    assert_eq!(
+        request.json::<Vec<u32>>("ids", "Vec<u32>").unwrap(),
+        [1, 2, 3]
+    );
+    let request = query("ids=%5B4%2C5%5D");
+    assert_eq!(request.json::<Vec<u32>>("ids", "Vec<u32>").unwrap(), [4, 5]);
+    let request = query("ids=6&ids=7");
+    assert_eq!(request.json::<Vec<u32>>("ids", "Vec<u32>").unwrap(), [6, 7]);
+    let request = query("ids=8");
+    assert_eq!(request.json::<Vec<u32>>("ids", "Vec<u32>").unwrap(), [8]);
+}
+
+#[test]
+fn comma_joined_floats_and_signed_bind() {
+    let request = query("values=-1.5,2,3e2");
+    assert_eq!(
+        request.json::<Vec<f64>>("values", "Vec<f64>").unwrap(),
+        [-1.5, 2.0, 300.0]
+    );
+}
+
+#[test]
+fn comma_joined_strings_stay_one_element() {
+    let request = query("tags=a,b");
+    assert_eq!(
+        request.json::<Vec<String>>("tags", "Vec<String>").unwrap(),
+        ["a,b"]
+    );
+}
+
+#[test]
+fn comma_joined_invalid_number_is_400() {
+    let request = query("ids=1,x,3");
+    let body = error_body(&request.json::<Vec<u32>>("ids", "Vec<u32>").unwrap_err());
+    assert_eq!(body["error"], "invalid parameter");
+    assert_eq!(body["parameter"], "ids");
+    assert_eq!(body["value"], "1,x,3");
+}
+
+#[test]
+fn json_body_array_binds_vec() {
+    let request = json_body(json!({ "ids": [1, 2, 3] }));
+    assert_eq!(
+        request.json::<Vec<u8>>("ids", "Vec<u8>").unwrap(),
+        [1, 2, 3]
+    );
+}
+
+#[test]
+fn whole_body_binds_struct_without_field() {
+    let request = json_body(json!({ "x": 3, "y": 4 }));
+    assert_eq!(
+        request.json_or_body::<Point>("point", "Point").unwrap(),
+        Point { x: 3, y: 4 }
+    );
+}
+
+#[test]
+fn whole_body_field_of_name_wins() {
+    let request = json_body(json!({ "point": { "x": 1, "y": 2 }, "x": 9, "y": 9 }));
+    assert_eq!(
+        request.json_or_body::<Point>("point", "Point").unwrap(),
+        Point { x: 1, y: 2 }
+    );
+}
+
+#[test]
+fn whole_body_direct_payload_binds() {
+    let request = direct(json!({ "x": -1, "y": 5 }));
+    assert_eq!(
+        request.json_or_body::<Point>("point", "Point").unwrap(),
+        Point { x: -1, y: 5 }
+    );
+}
+
+#[test]
+fn whole_body_wrong_shape_is_400() {
+    let request = json_body(json!({ "x": "one", "y": 4 }));
+    let body = error_body(&request.json_or_body::<Point>("point", "Point").unwrap_err());
+    assert_eq!(body["error"], "invalid parameter");
+    assert_eq!(body["parameter"], "point");
+}
+
+#[test]
+fn whole_body_absent_is_missing() {
+    let request = query("");
+    let body = error_body(&request.json_or_body::<Point>("point", "Point").unwrap_err());
+    assert_eq!(body["error"], "missing parameter");
+    let request = json_body(Value::Null);
+    let body = error_body(&request.json_or_body::<Point>("point", "Point").unwrap_err());
+    assert_eq!(body["error"], "missing parameter");
+    let request = http_event(
+        "",
+        Value::Null,
+        Some("x=1&y=2"),
+        "application/x-www-form-urlencoded",
+    );
+    let body = error_body(&request.json_or_body::<Point>("point", "Point").unwrap_err());
+    assert_eq!(body["error"], "missing parameter");
+}
+
+#[test]
+fn raw_body_gets_bytes_unparsed() {
+    let request = http_event("", Value::Null, Some("not json, [1,2]"), "text/plain");
+    assert_eq!(
+        request.raw_body("body", "Vec<u8>").unwrap(),
+        b"not json, [1,2]"
+    );
+    let request = query("");
+    assert_eq!(request.raw_body("body", "Vec<u8>").unwrap(), b"");
+}
+
+#[test]
+fn raw_body_base64_is_decoded() {
+    let event = json!({
+        "version": "2.0",
+        "rawQueryString": "",
+        "requestContext": { "http": { "method": "POST" } },
+        "body": "AP+AAQ==",
+        "isBase64Encoded": true,
+    });
+    let request = Request::from_event(invocation(), event.to_string().as_bytes());
+    assert_eq!(
+        request.raw_body("body", "Vec<u8>").unwrap(),
+        [0, 255, 128, 1]
+    );
+}
+
+#[test]
+fn raw_body_invalid_base64_is_400() {
+    let event = json!({
+        "version": "2.0",
+        "requestContext": { "http": { "method": "POST" } },
+        "body": "not*base64",
+        "isBase64Encoded": true,
+    });
+    let request = Request::from_event(invocation(), event.to_string().as_bytes());
+    let body = error_body(&request.raw_body("body", "Vec<u8>").unwrap_err());
+    assert_eq!(body["error"], "invalid body");
+    assert_eq!(body["parameter"], "body");
+}
+
+#[test]
+fn raw_body_direct_binds_json_field() {
+    let request = direct(json!({ "body": [7, 8] }));
+    assert_eq!(request.raw_body("body", "Vec<u8>").unwrap(), [7, 8]);
+    let request = direct(json!({}));
+    let body = error_body(&request.raw_body("body", "Vec<u8>").unwrap_err());
+    assert_eq!(body["error"], "missing parameter");
+}
+
+#[test]
+fn wide_integers_and_char_bind() {
+    let request = query(
+        "big=-170141183460469231731687303715884105728&huge=340282366920938463463374607431768211455&c=%C3%A9",
+    );
+    assert_eq!(request.scalar::<i128>("big", "i128").unwrap(), i128::MIN);
+    assert_eq!(request.scalar::<u128>("huge", "u128").unwrap(), u128::MAX);
+    assert_eq!(request.scalar::<char>("c", "char").unwrap(), 'é');
+    let body = error_body(&query("c=ab").scalar::<char>("c", "char").unwrap_err());
+    assert_eq!(body["expected"], "char");
+}
+
+#[test]
+fn cow_str_and_json_value_bind() {
+    let request = query("text=hi%20there&any=%7B%22a%22%3A1%7D&word=plain");
+    let text: std::borrow::Cow<'_, str> = request.json("text", "Cow<'_, str>").unwrap();
+    assert_eq!(text, "hi there");
+    let any: Value = request.json("any", "serde_json::Value").unwrap();
+    assert_eq!(any, json!({ "a": 1 }));
+    let word: Value = request.json("word", "serde_json::Value").unwrap();
+    assert_eq!(word, json!("plain"));
+    let request = json_body(json!({ "any": [1, "two"] }));
+    let any: Value = request.json("any", "serde_json::Value").unwrap();
+    assert_eq!(any, json!([1, "two"]));
+}
+
+#[test]
+fn whole_body_keeps_byte_array_field() {
+    let request = json_body(json!({ "data": [1, 2, 255], "seed": 7 }));
+    assert_eq!(
+        request.json_or_body::<Vec<u8>>("data", "Vec<u8>").unwrap(),
+        [1, 2, 255]
+    );
+    assert_eq!(request.scalar::<u16>("seed", "u16").unwrap(), 7);
+    let request = json_body(json!([4, 5]));
+    assert_eq!(
+        request.json_or_body::<Vec<u8>>("data", "Vec<u8>").unwrap(),
+        [4, 5]
+    );
 }

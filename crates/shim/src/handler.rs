@@ -43,7 +43,8 @@ struct Binding {
 
 /// The request method and types that read one parameter.
 struct Read {
-    /// `scalar`, `optional_scalar`, `json` or `optional_json`.
+    /// A binding method of `portkey_runtime::Request`, such as `scalar`, `json_or_body` or
+    /// `raw_body`.
     method: &'static str,
     /// The type argument of the method; `None` leaves it to inference from the call.
     turbofish: Option<String>,
@@ -88,23 +89,29 @@ fn read_for(shape: &ParamShape, ty: &str) -> Result<Read, String> {
             Err("`str` is unsized and must be behind a reference".to_string())
         }
         ParamShape::Scalar(scalar) => Ok(scalar_read(*scalar, "{}")),
-        ParamShape::Json => Ok(Read {
-            method: "json",
-            turbofish: None,
-            annotation: None,
-            argument: "{}".to_string(),
-        }),
+        ParamShape::Json => Ok(json_read("json")),
+        ParamShape::JsonOrBody => Ok(json_read("json_or_body")),
+        ParamShape::RawBody => Ok(raw_body_read("{}")),
+        ParamShape::CowStr => Ok(cow_str_read("scalar", "std::borrow::Cow::Owned({})")),
         ParamShape::Ref(inner) => match inner.as_ref() {
             ParamShape::Scalar(scalar) => Ok(scalar_read(*scalar, "&{}")),
-            ParamShape::Json => {
-                let owned = owned_referent(ty);
+            ParamShape::Json | ParamShape::JsonOrBody => {
+                let method = if **inner == ParamShape::Json {
+                    "json"
+                } else {
+                    "json_or_body"
+                };
                 Ok(Read {
-                    method: "json",
-                    turbofish: None,
-                    annotation: owned,
+                    annotation: owned_referent(ty),
                     argument: "&{}".to_string(),
+                    ..json_read(method)
                 })
             }
+            ParamShape::RawBody => Ok(raw_body_read("&{}")),
+            ParamShape::CowStr => Ok(cow_str_read(
+                "scalar",
+                "&std::borrow::Cow::<str>::Owned({})",
+            )),
             ParamShape::Option(_) => {
                 let inner_read = read_for(inner, ty)?;
                 Ok(Read {
@@ -115,6 +122,40 @@ fn read_for(shape: &ParamShape, ty: &str) -> Result<Read, String> {
             ParamShape::Ref(_) => Err("a reference to a reference cannot be bound".to_string()),
         },
         ParamShape::Option(inner) => optional_read(inner, ty),
+    }
+}
+
+fn json_read(method: &'static str) -> Read {
+    Read {
+        method,
+        turbofish: None,
+        annotation: None,
+        argument: "{}".to_string(),
+    }
+}
+
+/// Reads the raw body into a `Vec<u8>`; `&[u8]` and `&Vec<u8>` receive a reference to it.
+fn raw_body_read(argument: &str) -> Read {
+    Read {
+        method: "raw_body",
+        turbofish: None,
+        annotation: Some("Vec<u8>".to_string()),
+        argument: argument.to_string(),
+    }
+}
+
+/// Reads a `Cow<str>` as a `String` scalar (or `Option<String>`), wrapped by `argument`.
+fn cow_str_read(method: &'static str, argument: &str) -> Read {
+    let annotation = if method == "scalar" {
+        "String"
+    } else {
+        "Option<String>"
+    };
+    Read {
+        method,
+        turbofish: Some("String".to_string()),
+        annotation: Some(annotation.to_string()),
+        argument: argument.to_string(),
     }
 }
 
@@ -142,12 +183,13 @@ fn optional_read(inner: &ParamShape, ty: &str) -> Result<Read, String> {
             Err("`str` is unsized and must be behind a reference".to_string())
         }
         ParamShape::Scalar(scalar) => Ok(optional_scalar_read(*scalar, "{}")),
-        ParamShape::Json => Ok(Read {
-            method: "optional_json",
-            turbofish: None,
-            annotation: None,
-            argument: "{}".to_string(),
-        }),
+        ParamShape::Json | ParamShape::JsonOrBody | ParamShape::RawBody => {
+            Ok(json_read("optional_json"))
+        }
+        ParamShape::CowStr => Ok(cow_str_read(
+            "optional_scalar",
+            "{}.map(std::borrow::Cow::Owned)",
+        )),
         ParamShape::Ref(referent) => match referent.as_ref() {
             ParamShape::Scalar(Scalar::Str) => {
                 Ok(optional_scalar_read(Scalar::Str, "{}.as_deref()"))
@@ -170,9 +212,15 @@ fn optional_read(inner: &ParamShape, ty: &str) -> Result<Read, String> {
                     }),
                 }
             }
-            ParamShape::Option(_) | ParamShape::Ref(_) => {
-                Err("only a reference to a scalar or to a JSON value can be optional".to_string())
-            }
+            ParamShape::Option(_)
+            | ParamShape::Ref(_)
+            | ParamShape::JsonOrBody
+            | ParamShape::RawBody
+            | ParamShape::CowStr => Err(
+                "only a reference to a scalar or to a JSON value can be optional; take \
+                 `Option<T>` by value"
+                    .to_string(),
+            ),
         },
         ParamShape::Option(_) => Err("a nested `Option` cannot be bound".to_string()),
     }
@@ -226,6 +274,9 @@ fn respond(shape: &ReturnShape, value: &str, depth: usize) -> String {
             format!("{{ let _ = {value}; portkey_runtime::Response::no_content() }}")
         }
         ReturnShape::Text => format!("portkey_runtime::Response::display(&{value})"),
+        ReturnShape::Bytes => {
+            format!("portkey_runtime::Response::bytes(200, \"application/octet-stream\", {value})")
+        }
         ReturnShape::Auto => {
             format!("{{ use portkey_runtime::respond::*; (&Ret({value})).portkey_respond() }}")
         }

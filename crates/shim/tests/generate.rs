@@ -97,6 +97,42 @@ const CHECKED_FUNCTIONS: &[&str] = &[
     "markdown::to_html",
 ];
 
+/// Every `fixtures/types` function: collections, whole and raw bodies, wide integers, `char`,
+/// `Cow<str>`, `serde_json::Value` and binary results.
+const TYPES_FUNCTIONS: &[&str] = &[
+    "types::sum_ids",
+    "types::join_tags",
+    "types::shift",
+    "types::manhattan",
+    "types::byte_count",
+    "types::reverse_bytes",
+    "types::checksum",
+    "types::next_char",
+    "types::widen",
+    "types::char_count",
+    "types::greet",
+    "types::json_kind",
+    "types::bytes_up_to",
+    "types::maybe_bytes",
+    "types::label",
+];
+
+#[test]
+fn types_shims_compile_against_the_runtime() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/types/Cargo.toml");
+    let output = tempfile::tempdir().expect("temporary directory");
+    for path in TYPES_FUNCTIONS {
+        let found = find_function(&LookupRequest {
+            manifest_path: Some(manifest.clone()),
+            path: path.to_string(),
+        })
+        .unwrap_or_else(|error| panic!("{path}: {error}"));
+        let project = generate(&found, &options_in(output.path()))
+            .unwrap_or_else(|error| panic!("{path}: {error}"));
+        cargo_check(&project);
+    }
+}
+
 #[test]
 fn generated_shims_compile_against_the_runtime() {
     let output = tempfile::tempdir().expect("temporary directory");
@@ -234,7 +270,7 @@ fn shapes_bind_as_expected() {
         (
             "hello::sum",
             &[
-                "let a0: Vec<_> = match req.json(\"values\", \"&[i64]\")",
+                "let a0: Vec<_> = match req.json_or_body(\"values\", \"&[i64]\")",
                 "hello::sum(&a0)",
             ],
         ),
@@ -255,7 +291,7 @@ fn shapes_bind_as_expected() {
         (
             "hello::distance",
             &[
-                "let a0 = match req.json(\"point\", \"Point\")",
+                "let a0 = match req.json_or_body(\"point\", \"Point\")",
                 "hello::distance(a0)",
             ],
         ),
@@ -301,13 +337,79 @@ fn shapes_bind_as_expected() {
         (
             "hello::checksum",
             &[
-                "let a0 = match req.json(\"data\", \"Vec<u8>\")",
+                "let a0 = match req.json_or_body(\"data\", \"Vec<u8>\")",
                 "req.scalar::<u16>(\"seed\", \"u16\")",
             ],
         ),
     ];
     for (path, snippets) in cases {
         let project = generate(&find(path), &options_in(output.path())).expect("shim is generated");
+        let main = read(&project.dir.join("src/main.rs"));
+        for snippet in *snippets {
+            assert!(
+                main.contains(snippet),
+                "{path}: main.rs lacks {snippet:?}:\n{main}"
+            );
+        }
+    }
+}
+
+#[test]
+fn types_shapes_bind_as_expected() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/types/Cargo.toml");
+    let output = tempfile::tempdir().expect("temporary directory");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "types::byte_count",
+            &["let a0: Vec<u8> = match req.raw_body(\"body\", \"Vec<u8>\")"],
+        ),
+        (
+            "types::reverse_bytes",
+            &[
+                "let a0: Vec<u8> = match req.raw_body(\"body\", \"&[u8]\")",
+                "types::reverse_bytes(&a0)",
+                "portkey_runtime::Response::bytes(200, \"application/octet-stream\", out)",
+            ],
+        ),
+        (
+            "types::manhattan",
+            &[
+                "match req.json_or_body(\"point\", \"&Point\")",
+                "types::manhattan(&a0)",
+            ],
+        ),
+        (
+            "types::char_count",
+            &[
+                "let a0: String = match req.scalar::<String>(\"text\", \"Cow<'_, str>\")",
+                "types::char_count(std::borrow::Cow::Owned(a0))",
+            ],
+        ),
+        (
+            "types::greet",
+            &[
+                "let a0: Option<String> = match req.optional_scalar::<String>(\"name\"",
+                "types::greet(a0.map(std::borrow::Cow::Owned))",
+            ],
+        ),
+        (
+            "types::maybe_bytes",
+            &[
+                "Some(v0) => portkey_runtime::Response::bytes(200, \"application/octet-stream\", v0)",
+            ],
+        ),
+        (
+            "types::label",
+            &["{ use portkey_runtime::respond::*; (&Ret(out)).portkey_respond() }"],
+        ),
+    ];
+    for (path, snippets) in cases {
+        let found = find_function(&LookupRequest {
+            manifest_path: Some(manifest.clone()),
+            path: path.to_string(),
+        })
+        .unwrap_or_else(|error| panic!("{path}: {error}"));
+        let project = generate(&found, &options_in(output.path())).expect("shim is generated");
         let main = read(&project.dir.join("src/main.rs"));
         for snippet in *snippets {
             assert!(

@@ -144,7 +144,15 @@ fn build_target_dir() -> PathBuf {
 
 /// Generates and builds the shim for `path` in the hello fixture; returns the executable.
 fn build_shim(path: &str, output: &Path) -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hello/Cargo.toml");
+    build_fixture_shim("hello", path, output)
+}
+
+/// Generates and builds the shim for `path` in `fixtures/<fixture>`; returns the executable.
+fn build_fixture_shim(fixture: &str, path: &str, output: &Path) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(fixture)
+        .join("Cargo.toml");
     let found = find_function(&LookupRequest {
         manifest_path: Some(manifest),
         path: path.to_string(),
@@ -251,4 +259,134 @@ fn json_text(body: &str) -> String {
         Ok(serde_json::Value::String(text)) => text,
         other => panic!("expected a JSON string body, got {body:?} ({other:?})"),
     }
+}
+
+/// Builds an HTTP API (payload 2.0) event with a raw query string and an optional body.
+fn http_event(raw_query: &str, body: Option<&str>, base64: bool, content_type: &str) -> String {
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/types",
+        "rawQueryString": raw_query,
+        "headers": { "content-type": content_type },
+        "requestContext": { "http": { "method": "POST", "path": "/types" } },
+        "body": body,
+        "isBase64Encoded": base64,
+    })
+    .to_string()
+}
+
+/// Parses the proxy response the runtime posted for an HTTP event.
+fn proxy_reply(posted: &Posted) -> serde_json::Value {
+    assert!(posted.path.ends_with("/response"), "{}", posted.path);
+    serde_json::from_str(&posted.body)
+        .unwrap_or_else(|error| panic!("reply is not JSON ({error}): {}", posted.body))
+}
+
+#[test]
+fn types_collections_and_whole_body() {
+    let output = tempfile::tempdir().expect("temporary directory");
+    let sum_ids = build_fixture_shim("types", "types::sum_ids", output.path());
+    let api = RuntimeApi::start(vec![
+        &http_event("ids=1,2,3", None, false, "text/plain"),
+        &http_event("ids=4&ids=5&offset=1", None, false, "text/plain"),
+        &http_event("", Some("[7,8]"), false, "application/json"),
+        &http_event("ids=1,x", None, false, "text/plain"),
+    ]);
+    let running = run(&sum_ids, &api);
+    assert_eq!(proxy_reply(&api.next_post())["body"], "6");
+    assert_eq!(proxy_reply(&api.next_post())["body"], "10");
+    assert_eq!(proxy_reply(&api.next_post())["body"], "15");
+    let invalid = proxy_reply(&api.next_post());
+    assert_eq!(invalid["statusCode"], 400);
+    drop(running);
+
+    let shift = build_fixture_shim("types", "types::shift", output.path());
+    let api = RuntimeApi::start(vec![
+        &http_event("dx=2", Some(r#"{"x":1,"y":5}"#), false, "application/json"),
+        &http_event(
+            "",
+            Some(r#"{"point":{"x":1,"y":1},"dx":-3}"#),
+            false,
+            "application/json",
+        ),
+        r#"{"x":10,"y":0,"dx":1}"#,
+        &http_event("dx=1", None, false, "text/plain"),
+    ]);
+    let _running = run(&shift, &api);
+    let whole = proxy_reply(&api.next_post());
+    assert_eq!(whole["statusCode"], 200);
+    assert_eq!(whole["body"], r#"{"x":3,"y":5}"#);
+    assert_eq!(proxy_reply(&api.next_post())["body"], r#"{"x":-2,"y":1}"#);
+    let direct: serde_json::Value =
+        serde_json::from_str(&api.next_post().body).expect("direct reply is JSON");
+    assert_eq!(direct, serde_json::json!({ "x": 11, "y": 0 }));
+    let missing = proxy_reply(&api.next_post());
+    assert_eq!(missing["statusCode"], 400);
+    let missing_body = missing["body"].as_str().expect("400 body is text");
+    assert!(missing_body.contains("missing parameter"), "{missing_body}");
+}
+
+#[test]
+fn types_raw_body_and_binary_result() {
+    let output = tempfile::tempdir().expect("temporary directory");
+    let reverse = build_fixture_shim("types", "types::reverse_bytes", output.path());
+    let api = RuntimeApi::start(vec![
+        &http_event("", Some("AAEC/w=="), true, "application/octet-stream"),
+        &http_event("", Some("[1,2]"), false, "application/json"),
+        &http_event("", Some("not*base64"), true, "application/octet-stream"),
+    ]);
+    let _running = run(&reverse, &api);
+    let binary = proxy_reply(&api.next_post());
+    assert_eq!(binary["statusCode"], 200);
+    assert_eq!(binary["isBase64Encoded"], true);
+    assert_eq!(binary["body"], "/wIBAA==");
+    assert_eq!(
+        binary["headers"]["content-type"],
+        "application/octet-stream"
+    );
+    let json_text_body = proxy_reply(&api.next_post());
+    assert_eq!(json_text_body["isBase64Encoded"], true);
+    assert_eq!(json_text_body["body"], "XTIsMVs=", "the raw bytes `]2,1[`");
+    let invalid = proxy_reply(&api.next_post());
+    assert_eq!(invalid["statusCode"], 400);
+}
+
+#[test]
+fn types_text_wide_and_serialize_first() {
+    let output = tempfile::tempdir().expect("temporary directory");
+    let greet = build_fixture_shim("types", "types::greet", output.path());
+    let api = RuntimeApi::start(vec![
+        &http_event("name=%22Ada%22", None, false, "text/plain"),
+        &http_event("", None, false, "text/plain"),
+    ]);
+    let running = run(&greet, &api);
+    assert_eq!(proxy_reply(&api.next_post())["body"], r#"hello "Ada""#);
+    assert_eq!(proxy_reply(&api.next_post())["body"], "hello world");
+    drop(running);
+
+    let widen = build_fixture_shim("types", "types::widen", output.path());
+    let api = RuntimeApi::start(vec![
+        &http_event(
+            "big=340282366920938463463374607431768211400&small=-170141183460469231731687303715884105728",
+            None,
+            false,
+            "text/plain",
+        ),
+        &http_event("big=-1&small=0", None, false, "text/plain"),
+    ]);
+    let running = run(&widen, &api);
+    assert_eq!(
+        proxy_reply(&api.next_post())["body"],
+        "170141183460469231731687303715884105672"
+    );
+    assert_eq!(proxy_reply(&api.next_post())["statusCode"], 400);
+    drop(running);
+
+    let label = build_fixture_shim("types", "types::label", output.path());
+    let api = RuntimeApi::start(vec![&http_event("name=x", None, false, "text/plain")]);
+    let _running = run(&label, &api);
+    let reply = proxy_reply(&api.next_post());
+    assert_eq!(reply["headers"]["content-type"], "application/json");
+    assert_eq!(reply["body"], r#"{"name":"x"}"#);
 }
