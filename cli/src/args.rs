@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use portkey_report::SizeMode;
 
 /// Expose a Rust function as an AWS Lambda behind a URL, shipping only the code it reaches.
 #[derive(Debug, Parser)]
@@ -80,6 +81,11 @@ pub struct MountArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
+    /// What the image trades for bytes: `default` keeps everything, `min` removes backtrace
+    /// printing, so panics report their message without a backtrace.
+    #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
+    pub size: SizeArg,
+
     #[command(flatten)]
     pub build: BuildArgs,
 }
@@ -98,8 +104,32 @@ pub struct ShakeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// What the image trades for bytes: `default` keeps everything, `min` removes backtrace
+    /// printing, so panics report their message without a backtrace.
+    #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
+    pub size: SizeArg,
+
     #[command(flatten)]
     pub build: BuildArgs,
+}
+
+/// The `--size` values of `shake` and `mount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SizeArg {
+    /// Full panic messages and backtraces.
+    Default,
+    /// Panic messages without backtraces; std's symbolisation code is removed.
+    Min,
+}
+
+impl SizeArg {
+    /// Returns the shaker's size mode for this value.
+    pub fn mode(self) -> SizeMode {
+        match self {
+            SizeArg::Default => SizeMode::Default,
+            SizeArg::Min => SizeMode::Min,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use portkey_lookup::{FoundFunction, LookupRequest};
 use portkey_packager::{Compression, Package};
-use portkey_report::ShakeReport;
+use portkey_report::{ShakeReport, SizeMode};
 
 use crate::progress::status;
 use crate::project::ProjectDirs;
@@ -37,8 +37,15 @@ pub fn find(manifest_path: Option<&Path>, path: &str) -> Result<FoundFunction> {
     Ok(portkey_lookup::find_function(&request)?)
 }
 
-/// Generates the shim for `found`, builds it through the shaker and packages the result.
+/// Generates the shim for `found`, builds it through the shaker in the default size mode and
+/// packages the result.
 pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<FunctionImage> {
+    build_function_image_sized(dirs, found, SizeMode::Default)
+}
+
+/// Generates the shim for `found`, builds it through the shaker in `size_mode` and packages the
+/// result.
+pub fn build_function_image_sized(dirs: &ProjectDirs, found: FoundFunction, size_mode: SizeMode) -> Result<FunctionImage> {
     let started = Instant::now();
     let linker = portkey_ld_path()?;
 
@@ -51,6 +58,7 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
     let build_dir = dirs.portkey_dir().join("build");
     let mut options = portkey_builder::BuildOptions::new(&shim.manifest_path, &shim.bin_name, &build_dir, &linker);
     options.remap_path_prefixes = remapped_prefixes(dirs);
+    options.size_mode = size_mode;
     let built = portkey_builder::build_image(&options)?;
 
     let staging = dirs.portkey_dir().join("images").join(image_dir_name(&found.requested_path));

@@ -22,6 +22,7 @@ use crate::args::{LinkItem, LinkLine};
 use crate::error::ShakeError;
 use crate::natives::resolve_library;
 use crate::toolchain;
+use portkey_report::SizeMode;
 
 /// First line of every key manifest. Bump the number when the manifest or the stored entry
 /// changes meaning.
@@ -46,6 +47,8 @@ pub struct KeySettings<'a> {
     pub cc: &'a str,
     /// The symbols the report explains.
     pub explain: &'a [String],
+    /// Min-size mode replaces function bodies, so it changes the executable.
+    pub size_mode: SizeMode,
 }
 
 /// Computes the key of `line`. File contents are hashed in parallel.
@@ -125,6 +128,7 @@ fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
         .unwrap_or_else(|| "not-found".to_string());
     let _ = writeln!(manifest, "driver {} {driver}", settings.cc);
     let _ = writeln!(manifest, "explain {}", settings.explain.join(","));
+    let _ = writeln!(manifest, "size {}", settings.size_mode.as_str());
     for name in DRIVER_ENVIRONMENT {
         let value = std::env::var_os(name)
             .map(|value| value.to_string_lossy().into_owned())
@@ -226,6 +230,7 @@ mod tests {
         let settings = KeySettings {
             cc: "cc",
             explain: &[],
+            size_mode: SizeMode::Default,
         };
         link_key(line, &settings).expect("inputs readable")
     }
@@ -297,6 +302,7 @@ mod tests {
             &KeySettings {
                 cc: "cc",
                 explain: &explain,
+                size_mode: SizeMode::Default,
             },
         )
         .expect("inputs readable");
@@ -306,10 +312,21 @@ mod tests {
             &KeySettings {
                 cc: "/usr/bin/false",
                 explain: &[],
+                size_mode: SizeMode::Default,
             },
         )
         .expect("inputs readable");
         assert_ne!(base.hex, other_driver.hex);
+        let min_size = link_key(
+            &line,
+            &KeySettings {
+                cc: "cc",
+                explain: &[],
+                size_mode: SizeMode::Min,
+            },
+        )
+        .expect("inputs readable");
+        assert_ne!(base.hex, min_size.hex);
     }
 
     #[test]
@@ -362,6 +379,7 @@ mod tests {
             &KeySettings {
                 cc: "cc",
                 explain: &[],
+                size_mode: SizeMode::Default,
             },
         )
         .expect_err("input is missing");

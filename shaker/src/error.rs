@@ -6,6 +6,8 @@ use std::path::PathBuf;
 /// Any failure of `portkey-ld`.
 #[derive(Debug, thiserror::Error)]
 pub enum ShakeError {
+    #[error("PORTKEY_LD_SIZE is {value:?}; set it to `default` or `min`, or leave it unset")]
+    InvalidSizeMode { value: String },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

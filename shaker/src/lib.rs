@@ -9,7 +9,10 @@
 //! written beside it (same name, extension `callgraph`); `PORTKEY_LD_CC` overrides the linker
 //! driver (default `cc`); `PORTKEY_LD_EXPLAIN` lists symbols (comma-separated) whose fate and
 //! shortest reference chain the report records; `PORTKEY_LD_CACHE` sets the folder of the link
-//! cache (default `portkey-ld-cache` in the cargo target folder, `off` to disable it).
+//! cache (default `portkey-ld-cache` in the cargo target folder, `off` to disable it);
+//! `PORTKEY_LD_SIZE=min` replaces std's backtrace printer with a no-op before the walk
+//! ([`llvm::replace`]), so panics print their message without a backtrace and the
+//! symbolisation code is removed (default `default`).
 //!
 //! Every shaken link is keyed by the hash of its inputs ([`cache_key`]). When the cache holds
 //! an identical earlier link, its executable, report and call graph are copied and LLVM does
@@ -31,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use portkey_report::{InputSummary, PhaseTimings, ShakeReport};
+use portkey_report::{InputSummary, PhaseTimings, ShakeReport, SizeMode};
 
 pub use cache::CacheSetting;
 pub use error::ShakeError;
@@ -54,12 +57,21 @@ pub struct LinkerConfig {
     pub explain: Vec<String>,
     /// Where identical links are looked up and stored.
     pub cache: CacheSetting,
+    /// Whether std's backtrace printer is replaced before the walk.
+    pub size_mode: SizeMode,
 }
 
 impl LinkerConfig {
-    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_EXPLAIN` and `PORTKEY_LD_CACHE`.
-    pub fn from_env() -> Self {
-        LinkerConfig {
+    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_EXPLAIN`, `PORTKEY_LD_CACHE` and
+    /// `PORTKEY_LD_SIZE`. Fails when `PORTKEY_LD_SIZE` is set to an unknown mode.
+    pub fn from_env() -> Result<Self, ShakeError> {
+        let size_mode = match std::env::var("PORTKEY_LD_SIZE") {
+            Ok(value) if !value.is_empty() => {
+                SizeMode::parse(&value).ok_or(ShakeError::InvalidSizeMode { value })?
+            }
+            _ => SizeMode::Default,
+        };
+        Ok(LinkerConfig {
             report_path: std::env::var_os("PORTKEY_LD_REPORT")
                 .filter(|value| !value.is_empty())
                 .map(PathBuf::from),
@@ -71,7 +83,8 @@ impl LinkerConfig {
                 .map(|list| parse_explain_list(&list))
                 .unwrap_or_default(),
             cache: CacheSetting::from_env_value(std::env::var_os("PORTKEY_LD_CACHE")),
-        }
+            size_mode,
+        })
     }
 
     /// The call-graph file written beside the report, when a report is requested.
@@ -122,8 +135,8 @@ pub enum LinkOutcome {
 /// prints any error on stderr, where rustc shows it.
 pub fn linker_main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let config = LinkerConfig::from_env();
-    match link(&args, &config) {
+    let result = LinkerConfig::from_env().and_then(|config| link(&args, &config));
+    match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("portkey-ld: error: {error}");
@@ -155,6 +168,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
             &KeySettings {
                 cc: &config.cc,
                 explain: &config.explain,
+                size_mode: config.size_mode,
             },
         )?),
         None => None,
@@ -224,6 +238,12 @@ fn shake_and_link(
 
     let session = LlvmSession::new();
     let loaded = llvm::load::load_program(&session, &gathered.bitcode)?;
+    let replaced = match config.size_mode {
+        SizeMode::Default => llvm::replace::ReplaceOutcome::default(),
+        SizeMode::Min => {
+            llvm::replace::replace_bodies(&loaded.module, llvm::replace::MIN_SIZE_TABLE)
+        }
+    };
     let input_summary = InputSummary {
         bitcode_modules: gathered.bitcode.len() as u64,
         bitcode_bytes: gathered.bitcode_bytes(),
@@ -284,7 +304,7 @@ fn shake_and_link(
             source,
         })?
         .len();
-    let report = summary::build_report(summary::ReportInputs {
+    let mut report = summary::build_report(summary::ReportInputs {
         target_triple: machine.triple.clone(),
         entry: ENTRY.to_string(),
         inputs: input_summary,
@@ -305,6 +325,9 @@ fn shake_and_link(
         },
         explain: &config.explain,
     });
+    report.size_mode = config.size_mode;
+    report.replaced = replaced.replaced;
+    report.warnings = replaced.warnings;
     Ok(Some(Shaken {
         report,
         graph: program.graph,

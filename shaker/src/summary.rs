@@ -12,6 +12,7 @@ use portkey_report::{
 };
 
 use crate::llvm::strip::StripCounts;
+use portkey_report::SizeMode;
 
 /// Number of functions listed in `largest_functions`.
 const MAX_LARGEST_FUNCTIONS: usize = 50;
@@ -164,6 +165,9 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
         timings_ms: inputs.timings,
         cache_hit: false,
         explanations,
+        size_mode: SizeMode::Default,
+        replaced: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ fn config(report: &Path, cache: &Path) -> LinkerConfig {
         cc: "cc".to_string(),
         explain: Vec::new(),
         cache: CacheSetting::Folder(cache.to_path_buf()),
+        size_mode: portkey_report::SizeMode::Default,
     }
 }
 

@@ -18,6 +18,7 @@ fn config(report: Option<PathBuf>, explain: &[&str]) -> LinkerConfig {
         cc: "cc".to_string(),
         explain: explain.iter().map(|name| name.to_string()).collect(),
         cache: CacheSetting::Off,
+        size_mode: portkey_report::SizeMode::Default,
     }
 }
 

@@ -9,7 +9,7 @@ use portkey_route::{Method, ParamInfo, Template};
 
 use crate::args::MountArgs;
 use crate::commands::local::{ensure_backend, mount_url};
-use crate::image::{build_function_image, find};
+use crate::image::{build_function_image_sized, find};
 use crate::progress::status;
 use crate::project::ProjectDirs;
 
@@ -23,7 +23,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     let found = find(manifest_path, &args.function)?;
     check_template(&found, method, &template)?;
     check_route_free(&dirs, &found.requested_path, method, &template)?;
-    let image = build_function_image(&dirs, found)?;
+    let image = build_function_image_sized(&dirs, found, args.size.mode())?;
 
     let record = portkey_project::MountRecord {
         function: image.found.requested_path.clone(),

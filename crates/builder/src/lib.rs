@@ -4,7 +4,8 @@
 //! every object to `portkey-ld` as LLVM bitcode (`-C linker-plugin-lto`, `-C linker`,
 //! `-C linker-flavor=gcc`), size-oriented profile settings through `CARGO_PROFILE_RELEASE_*`,
 //! `PORTKEY_LD_REPORT` so the shaker writes its report and call graph, and `PORTKEY_LD_CACHE`
-//! so identical links are copied from `<target>/portkey-ld-cache/`. Cargo's output stays hidden
+//! so identical links are copied from `<target>/portkey-ld-cache/`, and `PORTKEY_LD_SIZE` with
+//! the requested [`SizeMode`]. Cargo's output stays hidden
 //! unless the build fails. Explanations of single symbols are computed afterwards from the call
 //! graph ([`Explainer`]), so they follow the request even when cargo did not relink.
 //! [`check_toolchain`] verifies first that the active toolchain is the one `portkey-ld` was
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use portkey_report::ShakeReport;
+use portkey_report::{ShakeReport, SizeMode};
 
 pub use explain::{Explainer, load_graph};
 pub use target::{
@@ -80,6 +81,8 @@ pub struct BuildOptions {
     /// Path prefixes rewritten in the image (`--remap-path-prefix FROM=TO`), so panic messages
     /// and other embedded paths do not reveal the build machine's folders.
     pub remap_path_prefixes: Vec<(PathBuf, String)>,
+    /// Whether the shaker replaces std's backtrace printer to save bytes.
+    pub size_mode: SizeMode,
 }
 
 impl BuildOptions {
@@ -102,6 +105,7 @@ impl BuildOptions {
             opt_level: OptLevel::default(),
             explain: Vec::new(),
             remap_path_prefixes: Vec::new(),
+            size_mode: SizeMode::Default,
         }
     }
 
@@ -172,7 +176,7 @@ pub enum BuildError {
         status: String,
         /// The `error` lines of the compiler and linker output.
         compiler_errors: String,
-        /// What to change when the errors have a known cause; empty otherwise.
+        /// A hint for an error with a known cause; empty otherwise.
         hint: String,
     },
     #[error(
@@ -240,9 +244,13 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
             bin: options.bin_name.clone(),
         });
     }
-    if !report_path.is_file() || !graph_path.is_file() {
+    if !report_path.is_file()
+        || !graph_path.is_file()
+        || report_size_mode(&report_path) != Some(options.size_mode)
+    {
         // Cargo reused an executable that an older portkey-ld (or another linker) produced, so
-        // the report or the call graph is missing. Removing the executable makes cargo link it
+        // the report or the call graph is missing, or one linked in the other size mode: cargo
+        // does not see the linker's environment. Removing the executable makes cargo link it
         // again, which costs a compile of the binary crate but no change to any source.
         relink::remove_linked_executable(&built)?;
         run_cargo(options, target, &report_path)?;
@@ -334,9 +342,12 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
             "CARGO_ENCODED_RUSTFLAGS",
             rustflags(&options.portkey_ld, target)
                 .into_iter()
-                .chain(options.remap_path_prefixes.iter().map(|(from, to)| {
-                    format!("--remap-path-prefix={}={to}", from.display())
-                }))
+                .chain(
+                    options
+                        .remap_path_prefixes
+                        .iter()
+                        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())),
+                )
                 .collect::<Vec<_>>()
                 .join(FLAG_SEPARATOR),
         )
@@ -346,6 +357,7 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         // Explanations come from the call graph after the build; a value from the caller's
         // environment would only change the link's cache key.
         .env_remove("PORTKEY_LD_EXPLAIN")
+        .env("PORTKEY_LD_SIZE", options.size_mode.as_str())
         .env(
             "CARGO_PROFILE_RELEASE_OPT_LEVEL",
             options.opt_level.cargo_value(),
@@ -386,9 +398,8 @@ fn musl_c_compiler(triple: &str) -> Option<(String, &'static str)> {
 }
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// `CARGO_TARGET_<TRIPLE>_LINKER`, set too so a linker configured for the target in a
@@ -427,7 +438,7 @@ pub fn compiler_errors(stderr: &str) -> String {
 }
 
 /// Recognises build failures with a known cause (a function signature the generated shim cannot
-/// bind, a missing musl C compiler) and says what to change, since the compiler's errors point at
+/// bind, a missing musl C compiler) and returns what to change, since the compiler's errors point at
 /// generated code or at a dependency's build script.
 pub fn build_hint(stderr: &str) -> Option<&'static str> {
     if stderr.contains("portkey_respond") {
@@ -437,7 +448,9 @@ pub fn build_hint(stderr: &str) -> Option<&'static str> {
         );
     }
     if stderr.contains("portkey_fail") {
-        return Some("the error type of the returned `Result` must implement `std::fmt::Display` or `Debug`");
+        return Some(
+            "the error type of the returned `Result` must implement `std::fmt::Display` or `Debug`",
+        );
     }
     if stderr.contains("DeserializeOwned") || stderr.contains("Deserialize<'de>") {
         return Some(
@@ -456,6 +469,14 @@ pub fn build_hint(stderr: &str) -> Option<&'static str> {
         return Some("a text parameter's type must implement `std::str::FromStr`");
     }
     None
+}
+
+/// Returns the size mode a report records, or `None` when it cannot be read.
+fn report_size_mode(path: &Path) -> Option<SizeMode> {
+    let text = std::fs::read_to_string(path).ok()?;
+    ShakeReport::from_json(&text)
+        .ok()
+        .map(|report| report.size_mode)
 }
 
 fn read_report(path: &Path, target_dir: &Path) -> Result<ShakeReport, BuildError> {

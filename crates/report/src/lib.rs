@@ -46,6 +46,58 @@ pub struct ShakeReport {
     /// request order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explanations: Vec<Explanation>,
+    /// Whether the shaker replaced the bodies of std's backtrace functions before the walk.
+    #[serde(default)]
+    pub size_mode: SizeMode,
+    /// The functions whose bodies min-size mode replaced, in table order. Empty in default mode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<Replacement>,
+    /// Problems that did not stop the link, such as a replacement whose function was not found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// How the shaker trades diagnostics for bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeMode {
+    /// Every function keeps its body: panics print their message and, when `RUST_BACKTRACE`
+    /// asks for it, a backtrace.
+    #[default]
+    Default,
+    /// Backtrace printing is replaced by a no-op, so panics print their message only and the
+    /// symbolisation code (gimli, addr2line, rustc_demangle, miniz_oxide) is removed.
+    Min,
+}
+
+impl SizeMode {
+    /// The name used on the command line, in the report and in `PORTKEY_LD_SIZE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeMode::Default => "default",
+            SizeMode::Min => "min",
+        }
+    }
+
+    /// Parses `default` or `min`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<SizeMode> {
+        match text {
+            "default" => Some(SizeMode::Default),
+            "min" => Some(SizeMode::Min),
+            _ => None,
+        }
+    }
+}
+
+/// One function whose body min-size mode replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    /// Demangled path without the hash, as the replacement table names it.
+    pub name: String,
+    /// What the new body does, for example `returns Ok(())`.
+    pub new_body: String,
+    /// Number of symbols of that name whose bodies were replaced (generic copies count apart).
+    pub symbols: u64,
 }
 
 /// Whether a symbol someone asked about was kept, and why.

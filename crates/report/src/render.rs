@@ -37,6 +37,8 @@ pub fn render_text(report: &ShakeReport) -> String {
         group_digits(report.globals.kept),
         group_digits(report.globals.removed)
     );
+    let _ = writeln!(out, "  size mode  {}", report.size_mode.as_str());
+    render_replacements(&mut out, report);
     let _ = writeln!(out, "  object     {}", bytes(report.object_bytes));
     let _ = writeln!(
         out,
@@ -78,6 +80,19 @@ pub fn render_text(report: &ShakeReport) -> String {
     render_functions(&mut out, &report.largest_functions);
     render_explanations(&mut out, &report.explanations, &report.entry);
     out
+}
+
+fn render_replacements(out: &mut String, report: &ShakeReport) {
+    for replacement in &report.replaced {
+        let _ = writeln!(
+            out,
+            "    replaced {} ({} symbols): {}",
+            replacement.name, replacement.symbols, replacement.new_body
+        );
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "    warning: {warning}");
+    }
 }
 
 fn render_explanations(out: &mut String, explanations: &[Explanation], entry: &str) {

@@ -2,7 +2,8 @@
 
 use portkey_report::{
     ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
-    PhaseTimings, ShakeReport, SymbolName, Verdict, render_explanation, render_text,
+    PhaseTimings, Replacement, ShakeReport, SizeMode, SymbolName, Verdict, render_explanation,
+    render_text,
 };
 
 fn function(name: &str, crate_name: Option<&str>, size: Option<u64>) -> FunctionEntry {
@@ -88,6 +89,9 @@ fn sample() -> ShakeReport {
             symbol: Some("_ZN4demo6unused17h0123456789abcdefE".to_string()),
             ..Explanation::new("demo::unused", Verdict::Removed)
         }],
+        size_mode: SizeMode::Default,
+        replaced: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -369,4 +373,56 @@ fn unknown_explanation_lists_near_matches() {
     assert!(text.contains("near matches:\n  hello::flatter"), "{text}");
     let bare = render_explanation(&Explanation::new("zzz", Verdict::NotFound), "main");
     assert!(!bare.contains("near matches"), "{bare}");
+}
+
+#[test]
+fn size_mode_defaults_when_absent() {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&sample().to_json().expect("report serialises")).expect("valid JSON");
+    assert_eq!(value["size_mode"], "default");
+    let object = value.as_object_mut().expect("report is an object");
+    object.remove("size_mode");
+    let back: ShakeReport = serde_json::from_value(value).expect("report parses");
+    assert_eq!(back.size_mode, SizeMode::Default);
+}
+
+#[test]
+fn min_mode_lists_replacements() {
+    let mut report = sample();
+    report.size_mode = SizeMode::Min;
+    report.replaced = vec![Replacement {
+        name: "std::sys::backtrace::_print_fmt".to_string(),
+        new_body: "returns Ok(())".to_string(),
+        symbols: 1,
+    }];
+    report.warnings = vec!["`demo::missing` not found".to_string()];
+    let json = report.to_json().expect("report serialises");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["size_mode"], "min");
+    assert_eq!(
+        value["replaced"][0]["name"],
+        "std::sys::backtrace::_print_fmt"
+    );
+    assert_eq!(
+        ShakeReport::from_json(&json).expect("report parses"),
+        report
+    );
+    let text = render_text(&report);
+    assert!(text.contains("size mode  min"), "{text}");
+    assert!(
+        text.contains("replaced std::sys::backtrace::_print_fmt (1 symbols): returns Ok(())"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: `demo::missing` not found"),
+        "{text}"
+    );
+}
+
+#[test]
+fn size_mode_parses_its_names() {
+    for mode in [SizeMode::Default, SizeMode::Min] {
+        assert_eq!(SizeMode::parse(mode.as_str()), Some(mode));
+    }
+    assert_eq!(SizeMode::parse("tiny"), None);
 }

@@ -4,6 +4,7 @@
 
 pub mod emit;
 pub mod load;
+pub mod replace;
 pub mod strip;
 pub mod walk;
 

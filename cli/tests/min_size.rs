@@ -1,0 +1,170 @@
+//! `--size min` through the `portkey` executable, on a copy of `fixtures/hello` of its own. The
+//! min-size image of `hello::flatter` must be smaller than the default one, and its report must
+//! name the mode and the replacements. A panic in a min-size image must still reach the caller
+//! as a 500 with its message.
+//!
+//! The copy lives under cargo's temporary folder in `min-size-hello`, apart from the copy of
+//! the end-to-end tests, so the two files never share a backend or a project file. The tests
+//! share the copy, so they run one at a time.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Holds the fixture for one test and stops its backend when the test ends, pass or fail.
+struct Fixture {
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Fixture {
+    fn take() -> Fixture {
+        let serial = SERIAL
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fixture = Fixture { _serial: serial };
+        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
+        fixture
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = portkey(&["down"]);
+        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
+    }
+}
+
+/// Returns the manifest of this file's copy of `fixtures/hello`, whose `target/` is kept between
+/// runs.
+fn manifest() -> PathBuf {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| support::fixture_copy("hello", "min-size-hello"))
+    .clone()
+}
+
+/// Runs `portkey <args> --manifest-path <copy>/Cargo.toml`.
+fn portkey(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest())
+        .output()
+        .expect("the portkey executable runs");
+    eprintln!(
+        "$ portkey {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs `portkey shake --fn hello::flatter --json` with `extra` and returns its JSON.
+fn shake_flatter(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["shake", "--fn", "hello::flatter", "--json"];
+    args.extend_from_slice(extra);
+    let output = portkey(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+fn bytes_of(report: &serde_json::Value, field: &str) -> u64 {
+    report[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {field} in {report}"))
+}
+
+#[test]
+fn min_size_flatter_is_smaller() {
+    let _fixture = Fixture::take();
+    let default = shake_flatter(&[]);
+    let min = shake_flatter(&["--size", "min"]);
+    let default_report = &default["report"];
+    let min_report = &min["report"];
+
+    assert_eq!(default_report["size_mode"], "default");
+    assert_eq!(min_report["size_mode"], "min");
+    let replaced = min_report["replaced"].as_array().expect("a replaced list");
+    assert!(!replaced.is_empty(), "{min_report}");
+    assert!(
+        min_report.get("warnings").is_none(),
+        "{}",
+        min_report["warnings"]
+    );
+
+    let (default_binary, min_binary) = (
+        bytes_of(default_report, "binary_bytes"),
+        bytes_of(min_report, "binary_bytes"),
+    );
+    let (default_zip, min_zip) = (
+        bytes_of(default_report, "zip_bytes"),
+        bytes_of(min_report, "zip_bytes"),
+    );
+    eprintln!("hello::flatter binary: default {default_binary} B, min {min_binary} B");
+    eprintln!("hello::flatter zip:    default {default_zip} B, min {min_zip} B");
+    assert!(
+        min_binary < default_binary,
+        "min {min_binary} B, default {default_binary} B"
+    );
+    assert!(
+        min_zip < default_zip,
+        "min {min_zip} B, default {default_zip} B"
+    );
+    assert_ne!(default["code_sha256"], min["code_sha256"]);
+
+    // Switching back relinks in the default mode instead of reusing the min-size executable.
+    let again = shake_flatter(&[]);
+    assert_eq!(again["report"]["size_mode"], "default");
+    assert_eq!(again["code_sha256"], default["code_sha256"]);
+}
+
+#[test]
+fn min_size_panic_gives_500_with_message() {
+    let _fixture = Fixture::take();
+    let output = portkey(&[
+        "mount",
+        "hello::explode",
+        "/explode?message={message}",
+        "--size",
+        "min",
+    ]);
+    assert!(output.status.success(), "mount failed: {}", stderr(&output));
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    let url = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("url: "))
+        .unwrap_or_else(|| panic!("no `url:` line in {printed:?}"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let reply = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"])
+        .arg(url.replace("{message}", "kaboom-min"))
+        .output()
+        .expect("curl runs");
+    assert!(reply.status.success(), "curl: {}", stderr(&reply));
+    let text = String::from_utf8_lossy(&reply.stdout).into_owned();
+    let (body, status) = text
+        .rsplit_once('\n')
+        .expect("curl printed the status line");
+    assert_eq!(status, "500", "{body}");
+    assert!(body.contains("kaboom-min"), "{body}");
+}
+
+#[test]
+fn size_rejects_unknown_mode() {
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(["shake", "--fn", "hello::flatter", "--size", "tiny"])
+        .output()
+        .expect("the portkey executable runs");
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("tiny"), "{message}");
+    assert!(message.contains("min"), "{message}");
+}
