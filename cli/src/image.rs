@@ -102,8 +102,8 @@ pub fn build_function_image_sized(dirs: &ProjectDirs, found: FoundFunction, size
     })
 }
 
-/// The build machine's folders that would otherwise appear in panic locations inside the image:
-/// the project (shown relative) and cargo's home (where registry and git sources live).
+/// Lists the build machine's folders that would otherwise appear in panic locations inside the
+/// image: the project (shown relative) and cargo's home (where registry and git sources live).
 fn remapped_prefixes(dirs: &ProjectDirs) -> Vec<(PathBuf, String)> {
     let mut prefixes = Vec::new();
     let cargo_home = std::env::var_os("CARGO_HOME")
@@ -150,7 +150,7 @@ pub fn image_dir_name(function: &str) -> String {
         .join("--")
 }
 
-/// A folder name from a base64 hash: its first 16 characters, made safe for paths.
+/// Makes a folder name from a base64 hash: its first 16 characters, made safe for paths.
 fn hash_dir_name(code_sha256: &str) -> String {
     code_sha256
         .chars()

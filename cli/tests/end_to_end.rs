@@ -8,32 +8,11 @@
 
 mod support;
 
+use support::Fixture;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Holds the fixture for one test and stops its backend when the test ends, pass or fail.
-struct Fixture {
-    _serial: MutexGuard<'static, ()>,
-}
-
-impl Fixture {
-    fn take() -> Fixture {
-        let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let fixture = Fixture { _serial: serial };
-        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
-        fixture
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = portkey(&["down"]);
-        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
-    }
-}
+use std::sync::OnceLock;
 
 /// The manifest of this run's copy of `fixtures/hello`. The copy's `target/` is kept between
 /// runs, so later runs reuse its builds.
@@ -113,7 +92,7 @@ fn base_of(url: &str) -> String {
 
 #[test]
 fn mount_flatter_answers_from_shaken_image() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let url = mount(&["hello::flatter", "/hello?name={name}"]);
     assert!(url.ends_with("/hello?name={name}"), "{url}");
 
@@ -134,7 +113,7 @@ fn mount_flatter_answers_from_shaken_image() {
 
 #[test]
 fn mount_dependency_function_reads_post_body() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let url = mount(&["markdown::to_html", "/md", "--method", "POST"]);
 
     let reply = curl("POST", &url, Some(r##"{"value": "# Hello\n\nsome *text*"}"##));
@@ -148,7 +127,7 @@ fn mount_dependency_function_reads_post_body() {
 
 #[test]
 fn panic_gives_500_and_next_call_is_served() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let url = mount(&["hello::explode", "/explode?message={message}"]);
 
     let reply = curl("GET", &url.replace("{message}", "kaboom"), None);
@@ -165,7 +144,7 @@ fn panic_gives_500_and_next_call_is_served() {
 
 #[test]
 fn shake_json_reports_kept_and_removed() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let output = portkey(&["shake", "--fn", "hello::flatter", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
@@ -199,7 +178,7 @@ fn shake_json_reports_kept_and_removed() {
 
 #[test]
 fn ls_unmount_down_and_up() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let url = mount(&["hello::flatter", "/hello?name={name}"]);
     let listed = portkey(&["ls"]);
     assert!(stdout(&listed).contains("hello::flatter"), "{}", stdout(&listed));
@@ -228,7 +207,7 @@ fn ls_unmount_down_and_up() {
 
 #[test]
 fn mount_rejects_misspelled_function() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let output = portkey(&["mount", "hello::flater", "/hello?name={name}"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
@@ -238,7 +217,7 @@ fn mount_rejects_misspelled_function() {
 
 #[test]
 fn mount_rejects_unknown_placeholder_before_building() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let output = portkey(&["mount", "hello::flatter", "/hello?nam={nam}"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
@@ -248,7 +227,7 @@ fn mount_rejects_unknown_placeholder_before_building() {
 
 #[test]
 fn mount_rejects_unsupplied_parameter() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let output = portkey(&["mount", "hello::add", "/add?a={a}"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
@@ -261,7 +240,7 @@ fn mount_rejects_unsupplied_parameter() {
 fn toolchain_mismatch_says_what_to_run() {
     use std::os::unix::fs::PermissionsExt;
 
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().expect("rustc runs");
     let real_rustc = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("bin/rustc");
     let dir = std::env::temp_dir().join(format!("portkey-fake-rustc-{}", std::process::id()));
@@ -298,7 +277,7 @@ fn toolchain_mismatch_says_what_to_run() {
 /// cargo runs `cargo portkey ls` as `cargo-portkey portkey ls`.
 #[test]
 fn cargo_subcommand_drops_its_own_name() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let output = Command::new(env!("CARGO_BIN_EXE_cargo-portkey"))
         .args(["portkey", "ls", "--manifest-path"])
         .arg(manifest())
@@ -316,7 +295,7 @@ fn cargo_subcommand_drops_its_own_name() {
 
 #[test]
 fn mount_rejects_route_of_another_function() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     mount(&["hello::describe", "/hello"]);
     let output = portkey(&["mount", "hello::flatter", "/hello?name={name}"]);
     assert_eq!(output.status.code(), Some(1));

@@ -9,34 +9,11 @@
 
 mod support;
 
+use support::Fixture;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Holds the fixture for one test and stops its backend when the test ends, pass or fail.
-struct Fixture {
-    _serial: MutexGuard<'static, ()>,
-}
-
-impl Fixture {
-    fn take() -> Fixture {
-        let serial = SERIAL
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let fixture = Fixture { _serial: serial };
-        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
-        fixture
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = portkey(&["down"]);
-        let _ = std::fs::remove_file(manifest().with_file_name("portkey.json"));
-    }
-}
+use std::sync::OnceLock;
 
 /// Returns the manifest of this file's copy of `fixtures/hello`, whose `target/` is kept between
 /// runs.
@@ -83,7 +60,7 @@ fn bytes_of(report: &serde_json::Value, field: &str) -> u64 {
 
 #[test]
 fn min_size_flatter_is_smaller() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let default = shake_flatter(&[]);
     let min = shake_flatter(&["--size", "min"]);
     let default_report = &default["report"];
@@ -127,7 +104,7 @@ fn min_size_flatter_is_smaller() {
 
 #[test]
 fn min_size_panic_gives_500_with_message() {
-    let _fixture = Fixture::take();
+    let _fixture = Fixture::take(manifest());
     let output = portkey(&[
         "mount",
         "hello::explode",

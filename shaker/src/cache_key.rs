@@ -126,6 +126,8 @@ fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
     let driver = find_program(settings.cc)
         .map(|path| path.display().to_string())
         .unwrap_or_else(|| "not-found".to_string());
+    // NOTE: only the driver's path is part of the key, not the crt objects, libgcc or `ld` it
+    // adds by itself, so a system toolchain upgrade needs the cache folder cleared.
     let _ = writeln!(manifest, "driver {} {driver}", settings.cc);
     let _ = writeln!(manifest, "explain {}", settings.explain.join(","));
     let _ = writeln!(manifest, "size {}", settings.size_mode.as_str());

@@ -1,6 +1,11 @@
 //! Helpers shared by the CLI's integration tests.
 
+// Each test binary compiles its own copy of this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 
 /// Copies `fixtures/<fixture>` to `<CARGO_TARGET_TMPDIR>/<name>` and returns the copy's manifest.
 /// The copy's `target/` is kept between runs, so later runs reuse its builds. The copy's
@@ -37,5 +42,38 @@ fn copy_tree(from: &Path, to: &Path) {
         if std::fs::read(&destination).ok().as_deref() != Some(content.as_slice()) {
             std::fs::write(&destination, content).unwrap();
         }
+    }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One test's hold on a fixture copy: tests of a binary share the copy and its local backend, so
+/// they run one at a time. The backend is stopped and the project file removed when the test
+/// ends, pass or fail.
+pub struct Fixture {
+    manifest: PathBuf,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Fixture {
+    /// Waits for the fixture at `manifest`, then starts the test from an empty project file.
+    pub fn take(manifest: PathBuf) -> Fixture {
+        let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = std::fs::remove_file(manifest.with_file_name("portkey.json"));
+        Fixture {
+            manifest,
+            _serial: serial,
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_portkey"))
+            .arg("down")
+            .arg("--manifest-path")
+            .arg(&self.manifest)
+            .output();
+        let _ = std::fs::remove_file(self.manifest.with_file_name("portkey.json"));
     }
 }

@@ -366,6 +366,8 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         // The in-image runtime catches panics of the handler, so unwinding must stay.
         .env("CARGO_PROFILE_RELEASE_PANIC", "unwind")
+        // NOTE: these variables override the project's own `[profile.release]` too, so its
+        // `overflow-checks` or `debug-assertions` settings do not reach the image.
         // The shaker does the whole-program step itself, so rustc's own LTO stays off.
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
         .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false")

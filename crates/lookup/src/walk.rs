@@ -54,6 +54,8 @@ impl RequestedPath {
 
         let segments: Vec<String> = segments
             .into_iter()
+            // NOTE: the shim calls the path without `r#`, so a function named by a raw
+            // identifier (`r#match`) is not found and cannot be mounted.
             .map(|segment| {
                 segment
                     .strip_prefix("r#")

@@ -68,6 +68,8 @@ impl Request {
 
     /// Binds optional scalar parameter `name`: `Ok(None)` when absent, 400 when present but
     /// invalid.
+    // NOTE: an empty value (`?limit=`) counts as present, so it is a 400 for numbers and
+    // `Some("")` for strings.
     pub fn optional_scalar<T: FromStr>(
         &self,
         name: &str,
@@ -197,8 +199,8 @@ impl Request {
         }
     }
 
-    /// Whether the body is read as a form. A form-typed body that starts with `{` is read as
-    /// JSON instead, because `curl --data '{...}'` sends JSON with the form content type.
+    /// Tells whether the body is read as a form. A form-typed body that starts with `{` is read
+    /// as JSON instead, because `curl --data '{...}'` sends JSON with the form content type.
     fn has_form_body(&self) -> bool {
         let Some(content_type) = self.header("content-type") else {
             return false;

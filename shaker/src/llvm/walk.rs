@@ -220,13 +220,13 @@ impl Walker {
 }
 
 /// Returns the defined symbols that the module's top-level assembly (`global_asm!`) names.
-/// Assembly text is not IR, so the walk cannot see its references; these symbols are kept and
-/// stay visible, as symbols that native objects reference do.
+/// Assembly text is not IR, so the walk cannot see its references. These symbols are therefore
+/// kept and stay visible, like symbols that native objects reference.
 pub fn inline_asm_symbols(module: &Module<'_>) -> BTreeSet<String> {
     let module_ref = module.as_mut_ptr();
     let mut length = 0usize;
-    // SAFETY: the module is live; the returned pointer is valid for `length` bytes while the
-    // module's inline assembly is not changed, and it is copied at once.
+    // SAFETY: the module is live. The returned pointer is valid for `length` bytes until the
+    // module's inline assembly changes, and the text is copied at once.
     let text = unsafe {
         let pointer = LLVMGetModuleInlineAsm(module_ref, &mut length);
         if pointer.is_null() || length == 0 {
