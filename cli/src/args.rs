@@ -27,9 +27,13 @@ pub enum Command {
     /// entry.
     Why(WhyArgs),
     /// List the mounts of this project and their URLs.
-    Ls(ProjectArgs),
+    Ls(LsArgs),
     /// Remove a mount.
     Unmount(UnmountArgs),
+    /// Call a mounted function through its route, with a request built from a path.
+    Invoke(InvokeArgs),
+    /// Print the IAM policy an AWS identity needs to deploy with portkey.
+    Policy,
     /// Start the local backend and serve every mount recorded in the project file.
     Up(UpArgs),
     /// Stop the local backend.
@@ -86,8 +90,99 @@ pub struct MountArgs {
     #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
     pub size: SizeArg,
 
+
+    /// Where to serve it: `local` (a backend on 127.0.0.1) or `aws` (Lambda behind the project's
+    /// HTTP API, or behind its own URL with --function-url).
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+
+    /// With --target aws: run the function as this IAM role instead of portkey's own
+    /// `portkey-lambda` role (created when missing, with CloudWatch Logs access only).
+    #[arg(long, value_name = "ARN")]
+    pub role: Option<String>,
+
+    /// With --target aws: give the function its own public function URL instead of a route on
+    /// the project's HTTP API.
+    #[arg(long)]
+    pub function_url: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     #[command(flatten)]
     pub build: BuildArgs,
+}
+
+/// Where mounts are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The local backend on 127.0.0.1.
+    Local,
+    /// AWS Lambda.
+    Aws,
+}
+
+/// How to reach AWS; both follow the standard AWS configuration chain when not given.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// The AWS region; by default AWS_REGION or the profile's region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The AWS profile from ~/.aws/config; by default AWS_PROFILE or `default`.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+impl AwsArgs {
+    pub fn options(&self) -> portkey_aws::AwsOptions {
+        portkey_aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Which mounts to list: the local backend's or the ones deployed to AWS.
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The request path with its query, for example "/hello?name=Ada".
+    pub path: String,
+
+    /// Where the function runs; only `aws` is supported (for the local backend, use curl on the
+    /// URL `portkey mount` printed).
+    #[arg(long, value_enum, default_value_t = Target::Aws)]
+    pub target: Target,
+
+    /// The HTTP method of the request.
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+
+    /// A request body, sent as JSON.
+    #[arg(long, value_name = "JSON")]
+    pub data: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -109,9 +204,11 @@ pub struct ShakeArgs {
     #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
     pub size: SizeArg,
 
+
     #[command(flatten)]
     pub build: BuildArgs,
 }
+
 
 /// The `--size` values of `shake` and `mount`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,6 +251,13 @@ pub struct WhyArgs {
 pub struct UnmountArgs {
     /// The function path that was mounted.
     pub function: String,
+
+    /// Where to remove it from.
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     #[command(flatten)]
     pub project: ProjectArgs,

@@ -40,6 +40,8 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Why(args) => commands::why::run_why(args),
         Command::Ls(args) => commands::local::run_ls(args),
         Command::Unmount(args) => commands::local::run_unmount(args),
+        Command::Invoke(args) => commands::aws::run_invoke(args),
+        Command::Policy => commands::aws::run_policy(),
         Command::Up(args) => commands::local::run_up(args),
         Command::Down(args) => commands::local::run_down(args),
         Command::Serve(args) => commands::local::run_serve(args),

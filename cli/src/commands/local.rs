@@ -6,7 +6,7 @@ use portkey_local::client::{self, StartOptions};
 use portkey_local::ServerInfo;
 use portkey_route::Template;
 
-use crate::args::{ProjectArgs, ServeArgs, UnmountArgs, UpArgs};
+use crate::args::{LsArgs, ProjectArgs, ServeArgs, Target, UnmountArgs, UpArgs};
 use crate::progress::status;
 use crate::project::ProjectDirs;
 
@@ -28,8 +28,11 @@ pub fn mount_url(server: &ServerInfo, template: &Template) -> String {
     client::url_for(server, template.as_str())
 }
 
-pub fn run_ls(args: &ProjectArgs) -> Result<()> {
-    let dirs = ProjectDirs::find(args.manifest_path.as_deref())?;
+pub fn run_ls(args: &LsArgs) -> Result<()> {
+    let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
+    if args.target == Target::Aws {
+        return crate::commands::aws::ls(&dirs, args);
+    }
     let project = portkey_project::ProjectFile::load(&dirs.root)?;
     if project.mounts.is_empty() {
         eprintln!("no mounts in {}; add one with `portkey mount <path> <template>`", dirs.project_file().display());
@@ -52,6 +55,9 @@ pub fn run_ls(args: &ProjectArgs) -> Result<()> {
 pub fn run_unmount(args: &UnmountArgs) -> Result<()> {
     let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
     let function = crate_name_with_underscores(&args.function);
+    if args.target == Target::Aws {
+        return crate::commands::aws::unmount(&dirs, &args.aws, &function);
+    }
     let removed = portkey_project::remove_mount(&dirs.root, &function)?;
     if removed.is_none() {
         let project = portkey_project::ProjectFile::load(&dirs.root)?;

@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes a `run_<command>` function called from `lib.rs`.
 
+pub mod aws;
 pub mod local;
 pub mod mount;
 pub mod shake;

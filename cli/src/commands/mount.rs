@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use portkey_lookup::FoundFunction;
 use portkey_route::{Method, ParamInfo, Template};
 
-use crate::args::MountArgs;
+use crate::args::{MountArgs, Target};
 use crate::commands::local::{ensure_backend, mount_url};
 use crate::image::{build_function_image_sized, find};
 use crate::progress::status;
@@ -19,9 +19,29 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     let template = Template::parse(&args.template)?;
     let env = parse_env(&args.env)?;
     let dirs = ProjectDirs::find(manifest_path)?;
+    if args.target == Target::Local && (args.role.is_some() || args.function_url) {
+        bail!("--role and --function-url are settings of AWS deployments; add --target aws");
+    }
 
     let found = find(manifest_path, &args.function)?;
     check_template(&found, method, &template)?;
+    if args.target == Target::Aws {
+        let image = build_function_image_sized(&dirs, found, args.size.mode())?;
+        return crate::commands::aws::mount(
+            &dirs,
+            &args.aws,
+            crate::commands::aws::AwsMount {
+                image: &image,
+                method,
+                template: &template,
+                memory_mb: args.memory,
+                timeout_secs: args.timeout,
+                env,
+                role: args.role.clone(),
+                function_url: args.function_url,
+            },
+        );
+    }
     check_route_free(&dirs, &found.requested_path, method, &template)?;
     let image = build_function_image_sized(&dirs, found, args.size.mode())?;
 

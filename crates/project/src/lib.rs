@@ -39,6 +39,47 @@ pub struct ProjectFile {
     /// The mounts, sorted by `function` when saved so that diffs stay readable.
     #[serde(default)]
     pub mounts: Vec<MountRecord>,
+    /// What is deployed to AWS, by region, as AWS last reported it. AWS is the source of truth:
+    /// every `--target aws` command reads it back and rewrites this part, so a lost or stale
+    /// copy is repaired by the next command.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aws: BTreeMap<String, AwsRegionState>,
+}
+
+/// The mounts deployed to AWS in one region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRegionState {
+    /// The project name used in AWS resource names (`portkey-<project>-...`).
+    pub project: String,
+    /// The deployed mounts, sorted by function.
+    #[serde(default)]
+    pub mounts: Vec<AwsMountRecord>,
+    /// When AWS was last read, RFC 3339 in UTC.
+    pub checked_at: String,
+}
+
+/// One mount deployed to AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsMountRecord {
+    /// The function's Rust path, for example `hello::flatter`.
+    pub function: String,
+    pub method: String,
+    pub template: String,
+    /// The Lambda function's name.
+    pub function_name: String,
+    /// How it is reached: `api`, `function-url`, or `none` (a remount repairs it).
+    pub access: String,
+    /// The public URL with the template, when it is reachable.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The base64 SHA-256 of the deployed zip.
+    pub code_sha256: String,
+    /// The deployed zip's size in bytes.
+    pub code_size: i64,
+    /// When Lambda last changed the function.
+    pub last_modified: String,
 }
 
 /// Settings of the local backend.
@@ -93,6 +134,7 @@ impl Default for ProjectFile {
             version: CURRENT_VERSION,
             local: LocalSettings::default(),
             mounts: Vec::new(),
+            aws: BTreeMap::new(),
         }
     }
 }

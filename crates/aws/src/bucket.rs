@@ -1,0 +1,139 @@
+//! The code bucket: one per account and region, created when missing with public access blocked
+//! and default encryption on. Objects are addressed by content hash, so existing code is never
+//! uploaded again.
+
+use std::path::Path;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+
+use crate::config::Clients;
+use crate::error::AwsError;
+
+/// Makes sure the bucket exists, creating it with public access blocked and encryption on.
+pub(crate) async fn ensure_bucket(clients: &Clients, bucket: &str) -> Result<(), AwsError> {
+    match clients.s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => return Ok(()),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {}
+        Err(error) => {
+            let status = error.raw_response().map(|response| response.status().as_u16());
+            if status == Some(403) {
+                return Err(AwsError::Image(format!(
+                    "the S3 bucket {bucket} exists but belongs to another account or denies access; \
+                     delete it or grant access, then rerun"
+                )));
+            }
+            return Err(AwsError::call(format!("checking the S3 bucket {bucket}"), error));
+        }
+    }
+
+    let action = format!("creating the S3 bucket {bucket}");
+    let mut create = clients.s3.create_bucket().bucket(bucket);
+    // us-east-1 is the one region that rejects an explicit location constraint.
+    if clients.region() != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(clients.region()))
+                .build(),
+        );
+    }
+    create.send().await.map_err(|error| AwsError::call(&action, error))?;
+
+    let block = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    clients
+        .s3
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(block)
+        .send()
+        .await
+        .map_err(|error| AwsError::call(format!("blocking public access to {bucket}"), error))?;
+
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|error| AwsError::Image(format!("building the encryption settings of {bucket}: {error}")))?;
+    let encryption = ServerSideEncryptionConfiguration::builder()
+        .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build())
+        .build()
+        .map_err(|error| AwsError::Image(format!("building the encryption settings of {bucket}: {error}")))?;
+    clients
+        .s3
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(encryption)
+        .send()
+        .await
+        .map_err(|error| AwsError::call(format!("turning on encryption of {bucket}"), error))?;
+    Ok(())
+}
+
+/// Uploads `zip` to `key` unless an object is already there. Returns whether it uploaded.
+pub(crate) async fn upload_once(clients: &Clients, bucket: &str, key: &str, zip: &Path) -> Result<bool, AwsError> {
+    match clients.s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => return Ok(false),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {}
+        Err(error) => return Err(AwsError::call(format!("checking s3://{bucket}/{key}"), error)),
+    }
+    let body = ByteStream::from_path(zip).await.map_err(|error| AwsError::Read {
+        path: zip.to_path_buf(),
+        source: std::io::Error::other(error.to_string()),
+    })?;
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/zip")
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| AwsError::call(format!("uploading {} to s3://{bucket}/{key}", zip.display()), error))?;
+    Ok(true)
+}
+
+/// Deletes every object under `prefix`. A bucket that does not exist has nothing to delete.
+pub(crate) async fn delete_prefix(clients: &Clients, bucket: &str, prefix: &str) -> Result<usize, AwsError> {
+    let action = format!("listing s3://{bucket}/{prefix}");
+    let mut deleted = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let listed = clients
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.clone())
+            .send()
+            .await;
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_bucket()) => return Ok(deleted),
+            Err(error) => return Err(AwsError::call(&action, error)),
+        };
+        for object in listed.contents() {
+            let Some(key) = object.key() else { continue };
+            clients
+                .s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|error| AwsError::call(format!("deleting s3://{bucket}/{key}"), error))?;
+            deleted += 1;
+        }
+        match listed.next_continuation_token() {
+            Some(next) if listed.is_truncated() == Some(true) => token = Some(next.to_string()),
+            _ => return Ok(deleted),
+        }
+    }
+}

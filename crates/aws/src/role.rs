@@ -1,0 +1,50 @@
+//! The execution role: reused when portkey's role exists, otherwise created with Lambda's trust
+//! policy and the basic execution policy (CloudWatch Logs) and nothing else.
+
+use crate::config::Clients;
+use crate::error::{AwsError, code_of};
+use crate::names::{BASIC_EXECUTION_POLICY, ROLE_NAME};
+
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// The role to run functions as, and whether it was created just now (then Lambda may not be able
+/// to assume it for a few seconds).
+#[derive(Debug, Clone)]
+pub(crate) struct ExecutionRole {
+    pub(crate) arn: String,
+    pub(crate) created: bool,
+}
+
+/// Returns portkey's role, creating it when it does not exist.
+pub(crate) async fn ensure_role(clients: &Clients) -> Result<ExecutionRole, AwsError> {
+    let action = format!("reading the IAM role {ROLE_NAME}");
+    match clients.iam.get_role().role_name(ROLE_NAME).send().await {
+        Ok(output) => {
+            let arn = output.role.map(|role| role.arn).ok_or_else(|| AwsError::missing(&action, "Role"))?;
+            return Ok(ExecutionRole { arn, created: false });
+        }
+        Err(error) if code_of(&error) == Some("NoSuchEntity") => {}
+        Err(error) => return Err(AwsError::call(action, error)),
+    }
+
+    let action = format!("creating the IAM role {ROLE_NAME}");
+    let created = clients
+        .iam
+        .create_role()
+        .role_name(ROLE_NAME)
+        .assume_role_policy_document(TRUST_POLICY)
+        .description("Execution role of functions deployed by portkey: CloudWatch Logs only.")
+        .send()
+        .await
+        .map_err(|error| AwsError::call(&action, error))?;
+    let arn = created.role.map(|role| role.arn).ok_or_else(|| AwsError::missing(&action, "Role"))?;
+    clients
+        .iam
+        .attach_role_policy()
+        .role_name(ROLE_NAME)
+        .policy_arn(BASIC_EXECUTION_POLICY)
+        .send()
+        .await
+        .map_err(|error| AwsError::call(format!("attaching {BASIC_EXECUTION_POLICY} to {ROLE_NAME}"), error))?;
+    Ok(ExecutionRole { arn, created: true })
+}
