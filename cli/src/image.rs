@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use portkey_lookup::{FoundFunction, LookupRequest};
 use portkey_packager::{Compression, Package};
-use portkey_report::{ShakeReport, SizeMode};
+use portkey_report::{MethodShaking, ShakeReport, SizeMode};
 
 use crate::progress::status;
 use crate::project::ProjectDirs;
@@ -43,9 +43,20 @@ pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<
     build_function_image_sized(dirs, found, SizeMode::Default)
 }
 
-/// Generates the shim for `found`, builds it through the shaker in `size_mode` and packages the
-/// result.
+/// Generates the shim for `found`, builds it through the shaker in `size_mode` with method
+/// shaking on and packages the result.
 pub fn build_function_image_sized(dirs: &ProjectDirs, found: FoundFunction, size_mode: SizeMode) -> Result<FunctionImage> {
+    build_function_image_with(dirs, found, size_mode, MethodShaking::On)
+}
+
+/// Generates the shim for `found`, builds it through the shaker in `size_mode` with
+/// `method_shaking` and packages the result.
+pub fn build_function_image_with(
+    dirs: &ProjectDirs,
+    found: FoundFunction,
+    size_mode: SizeMode,
+    method_shaking: MethodShaking,
+) -> Result<FunctionImage> {
     let started = Instant::now();
     let linker = portkey_ld_path()?;
 
@@ -59,6 +70,7 @@ pub fn build_function_image_sized(dirs: &ProjectDirs, found: FoundFunction, size
     let mut options = portkey_builder::BuildOptions::new(&shim.manifest_path, &shim.bin_name, &build_dir, &linker);
     options.remap_path_prefixes = remapped_prefixes(dirs);
     options.size_mode = size_mode;
+    options.method_shaking = method_shaking;
     let built = portkey_builder::build_image(&options)?;
 
     let staging = dirs.portkey_dir().join("images").join(image_dir_name(&found.requested_path));

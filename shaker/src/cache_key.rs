@@ -22,7 +22,7 @@ use crate::args::{LinkItem, LinkLine};
 use crate::error::ShakeError;
 use crate::natives::resolve_library;
 use crate::toolchain;
-use portkey_report::SizeMode;
+use portkey_report::{MethodShaking, SizeMode};
 
 /// First line of every key manifest. Bump the number when the manifest or the stored entry
 /// changes meaning.
@@ -49,6 +49,8 @@ pub struct KeySettings<'a> {
     pub explain: &'a [String],
     /// Min-size mode replaces function bodies, so it changes the executable.
     pub size_mode: SizeMode,
+    /// Method shaking traps vtable slots, so it changes the executable.
+    pub method_shaking: MethodShaking,
 }
 
 /// Computes the key of `line`. File contents are hashed in parallel.
@@ -131,6 +133,7 @@ fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
     let _ = writeln!(manifest, "driver {} {driver}", settings.cc);
     let _ = writeln!(manifest, "explain {}", settings.explain.join(","));
     let _ = writeln!(manifest, "size {}", settings.size_mode.as_str());
+    let _ = writeln!(manifest, "methods {}", settings.method_shaking.as_str());
     for name in DRIVER_ENVIRONMENT {
         let value = std::env::var_os(name)
             .map(|value| value.to_string_lossy().into_owned())
@@ -233,6 +236,7 @@ mod tests {
             cc: "cc",
             explain: &[],
             size_mode: SizeMode::Default,
+            method_shaking: MethodShaking::On,
         };
         link_key(line, &settings).expect("inputs readable")
     }
@@ -305,6 +309,7 @@ mod tests {
                 cc: "cc",
                 explain: &explain,
                 size_mode: SizeMode::Default,
+                method_shaking: MethodShaking::On,
             },
         )
         .expect("inputs readable");
@@ -315,6 +320,7 @@ mod tests {
                 cc: "/usr/bin/false",
                 explain: &[],
                 size_mode: SizeMode::Default,
+                method_shaking: MethodShaking::On,
             },
         )
         .expect("inputs readable");
@@ -325,10 +331,22 @@ mod tests {
                 cc: "cc",
                 explain: &[],
                 size_mode: SizeMode::Min,
+                method_shaking: MethodShaking::On,
             },
         )
         .expect("inputs readable");
         assert_ne!(base.hex, min_size.hex);
+        let without_methods = link_key(
+            &line,
+            &KeySettings {
+                cc: "cc",
+                explain: &[],
+                size_mode: SizeMode::Default,
+                method_shaking: MethodShaking::Off,
+            },
+        )
+        .expect("inputs readable");
+        assert_ne!(base.hex, without_methods.hex);
     }
 
     #[test]
@@ -382,6 +400,7 @@ mod tests {
                 cc: "cc",
                 explain: &[],
                 size_mode: SizeMode::Default,
+                method_shaking: MethodShaking::On,
             },
         )
         .expect_err("input is missing");

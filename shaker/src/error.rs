@@ -8,6 +8,12 @@ use std::path::PathBuf;
 pub enum ShakeError {
     #[error("PORTKEY_LD_SIZE is {value:?}; set it to `default` or `min`, or leave it unset")]
     InvalidSizeMode { value: String },
+    #[error("PORTKEY_LD_METHOD_SHAKING is {value:?}; set it to `on` or `off`, or leave it unset")]
+    InvalidMethodShaking { value: String },
+    #[error(
+        "cannot point the method slots of vtable `{vtable}` at the trap function: the rewritten          initializer has another type; build with method shaking off (`--no-method-shaking`,          PORTKEY_LD_METHOD_SHAKING=off) and report this vtable"
+    )]
+    TrapSlot { vtable: String },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

@@ -12,7 +12,13 @@
 //! cache (default `portkey-ld-cache` in the cargo target folder, `off` to disable it);
 //! `PORTKEY_LD_SIZE=min` replaces std's backtrace printer with a no-op before the walk
 //! ([`llvm::replace`]), so panics print their message without a backtrace and the
-//! symbolisation code is removed (default `default`).
+//! symbolisation code is removed (default `default`); `PORTKEY_LD_METHOD_SHAKING=off` keeps every
+//! method slot of every kept vtable instead of trapping the slots no reachable dynamic call can
+//! use (default `on`, see [`llvm::methods`]).
+//!
+//! The report carries the image's reachability fingerprint ([`fingerprint`]); when
+//! `PORTKEY_LD_FINGERPRINT_TEXT` names a file, the canonical IR text it hashes is written there,
+//! so two fingerprints can be compared line by line.
 //!
 //! Every shaken link is keyed by the hash of its inputs ([`cache_key`]). When the cache holds
 //! an identical earlier link, its executable, report and call graph are copied and LLVM does
@@ -22,6 +28,7 @@ pub mod args;
 pub mod cache;
 pub mod cache_key;
 pub mod error;
+pub mod fingerprint;
 pub mod inputs;
 pub mod link;
 pub mod llvm;
@@ -34,7 +41,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use portkey_report::{InputSummary, PhaseTimings, ShakeReport, SizeMode};
+use portkey_report::{
+    InputSummary, MethodShaking, MethodShakingSummary, PhaseTimings, ShakeReport, SizeMode,
+};
 
 pub use cache::CacheSetting;
 pub use error::ShakeError;
@@ -59,17 +68,26 @@ pub struct LinkerConfig {
     pub cache: CacheSetting,
     /// Whether std's backtrace printer is replaced before the walk.
     pub size_mode: SizeMode,
+    /// Whether method slots that no reachable dynamic call can use are trapped.
+    pub method_shaking: MethodShaking,
 }
 
 impl LinkerConfig {
-    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_EXPLAIN`, `PORTKEY_LD_CACHE` and
-    /// `PORTKEY_LD_SIZE`. Fails when `PORTKEY_LD_SIZE` is set to an unknown mode.
+    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_EXPLAIN`, `PORTKEY_LD_CACHE`,
+    /// `PORTKEY_LD_SIZE` and `PORTKEY_LD_METHOD_SHAKING`. Fails when `PORTKEY_LD_SIZE` or
+    /// `PORTKEY_LD_METHOD_SHAKING` has an unknown value.
     pub fn from_env() -> Result<Self, ShakeError> {
         let size_mode = match std::env::var("PORTKEY_LD_SIZE") {
             Ok(value) if !value.is_empty() => {
                 SizeMode::parse(&value).ok_or(ShakeError::InvalidSizeMode { value })?
             }
             _ => SizeMode::Default,
+        };
+        let method_shaking = match std::env::var("PORTKEY_LD_METHOD_SHAKING") {
+            Ok(value) if !value.is_empty() => {
+                MethodShaking::parse(&value).ok_or(ShakeError::InvalidMethodShaking { value })?
+            }
+            _ => MethodShaking::On,
         };
         Ok(LinkerConfig {
             report_path: std::env::var_os("PORTKEY_LD_REPORT")
@@ -84,6 +102,7 @@ impl LinkerConfig {
                 .unwrap_or_default(),
             cache: CacheSetting::from_env_value(std::env::var_os("PORTKEY_LD_CACHE")),
             size_mode,
+            method_shaking,
         })
     }
 
@@ -169,6 +188,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
                 cc: &config.cc,
                 explain: &config.explain,
                 size_mode: config.size_mode,
+                method_shaking: config.method_shaking,
             },
         )?),
         None => None,
@@ -256,19 +276,30 @@ fn shake_and_link(
     native_files.extend(gathered.extracted.iter().cloned());
     let mut native_references = natives::undefined_symbols(line, &native_files, &config.cc)?;
     native_references.extend(llvm::walk::inline_asm_symbols(&loaded.module));
-    let program = llvm::walk::build_graph(
+    let program = llvm::walk::build_graph_with(
         &loaded.module,
         &loaded.crate_of_symbol,
         ENTRY,
         &native_references,
+        config.method_shaking,
     )?;
     let reachable = program.graph.reachable();
     let graph_ms = elapsed_ms(phase);
 
     let phase = Instant::now();
+    let trapped_slots = llvm::trap::trap_slots(&program)?;
     let counts = llvm::strip::delete_unreachable(&program, &reachable);
     llvm::strip::internalize(&program, &reachable);
     llvm::strip::strip_debug_info(&loaded.module);
+    // Taken before optimisation: measured on `fixtures/fingerprint`, the optimised module changed
+    // after an in-place edit of a function the entry cannot reach, because its result depends on
+    // the order of items in the module.
+    let ir_fingerprint = llvm::fingerprint::ir_fingerprint(&program, &loaded.module);
+    if let Some(path) =
+        std::env::var_os("PORTKEY_LD_FINGERPRINT_TEXT").filter(|path| !path.is_empty())
+    {
+        write_file(Path::new(&path), ir_fingerprint.canonical_text.as_bytes())?;
+    }
     llvm::strip::verify(&loaded.module)?;
     let strip_ms = elapsed_ms(phase);
 
@@ -293,6 +324,15 @@ fn shake_and_link(
     link::run_driver(&config.cc, &final_args, gathered.temp_dir.path())?;
     let link_ms = elapsed_ms(phase);
 
+    let fingerprint = fingerprint::fingerprint(&fingerprint::FingerprintInputs {
+        ir_hex: &ir_fingerprint.hex,
+        target_triple: &machine.triple,
+        size_mode: config.size_mode,
+        method_shaking: config.method_shaking,
+        native_files: &native_files,
+        line,
+        cc: &config.cc,
+    })?;
     let object_symbols =
         summary::object_symbols(&object).map_err(|message| ShakeError::ReportObject {
             path: object_path.clone(),
@@ -328,6 +368,12 @@ fn shake_and_link(
     report.size_mode = config.size_mode;
     report.replaced = replaced.replaced;
     report.warnings = replaced.warnings;
+    report.fingerprint = fingerprint;
+    report.method_shaking = Some(MethodShakingSummary {
+        mode: config.method_shaking,
+        trapped_slots,
+        removed_functions: summary::removed_by_method_shaking(&program.graph),
+    });
     Ok(Some(Shaken {
         report,
         graph: program.graph,

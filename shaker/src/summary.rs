@@ -168,7 +168,27 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
         size_mode: SizeMode::Default,
         replaced: Vec::new(),
         warnings: Vec::new(),
+        fingerprint: String::new(),
+        method_shaking: None,
     }
+}
+
+/// Demangled names (without the hash) of the functions that method shaking removed, sorted and
+/// without repeats. Empty when the graph has no method slots.
+pub fn removed_by_method_shaking(graph: &CallGraph) -> Vec<String> {
+    let Some(shaking) = graph.method_shaking() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = shaking
+        .removed
+        .iter()
+        .map(|id| graph.symbol(*id))
+        .filter(|symbol| symbol.kind == SymbolKind::Function && symbol.defined)
+        .map(|symbol| demangle(&symbol.name).unwrap_or_else(|| symbol.name.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Records the machine-code size of an explained function that was kept, or that the

@@ -19,6 +19,7 @@ fn config(report: &Path, cache: &Path) -> LinkerConfig {
         explain: Vec::new(),
         cache: CacheSetting::Folder(cache.to_path_buf()),
         size_mode: portkey_report::SizeMode::Default,
+        method_shaking: portkey_report::MethodShaking::On,
     }
 }
 

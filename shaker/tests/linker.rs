@@ -19,6 +19,7 @@ fn config(report: Option<PathBuf>, explain: &[&str]) -> LinkerConfig {
         explain: explain.iter().map(|name| name.to_string()).collect(),
         cache: CacheSetting::Off,
         size_mode: portkey_report::SizeMode::Default,
+        method_shaking: portkey_report::MethodShaking::On,
     }
 }
 

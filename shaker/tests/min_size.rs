@@ -51,6 +51,7 @@ fn config(report: &Path, size_mode: SizeMode) -> LinkerConfig {
         explain: Vec::new(),
         cache: CacheSetting::Off,
         size_mode,
+        method_shaking: portkey_report::MethodShaking::On,
     }
 }
 

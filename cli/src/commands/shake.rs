@@ -4,15 +4,15 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::args::ShakeArgs;
-use crate::image::{build_function_image_sized, find};
+use crate::args::{ShakeArgs, method_shaking};
+use crate::image::{build_function_image_with, find};
 use crate::project::ProjectDirs;
 
 pub fn run_shake(args: &ShakeArgs) -> Result<()> {
     let manifest_path = args.build.project.manifest_path.as_deref();
     let dirs = ProjectDirs::find(manifest_path)?;
     let found = find(manifest_path, &args.function)?;
-    let image = build_function_image_sized(&dirs, found, args.size.mode())?;
+    let image = build_function_image_with(&dirs, found, args.size.mode(), method_shaking(args.no_method_shaking))?;
 
     let (bootstrap, zip) = match &args.out {
         Some(out) => {

@@ -4,8 +4,9 @@
 //! every object to `portkey-ld` as LLVM bitcode (`-C linker-plugin-lto`, `-C linker`,
 //! `-C linker-flavor=gcc`), size-oriented profile settings through `CARGO_PROFILE_RELEASE_*`,
 //! `PORTKEY_LD_REPORT` so the shaker writes its report and call graph, and `PORTKEY_LD_CACHE`
-//! so identical links are copied from `<target>/portkey-ld-cache/`, and `PORTKEY_LD_SIZE` with
-//! the requested [`SizeMode`]. Cargo's output stays hidden
+//! so identical links are copied from `<target>/portkey-ld-cache/`, `PORTKEY_LD_SIZE` with
+//! the requested [`SizeMode`] and `PORTKEY_LD_METHOD_SHAKING` with the requested
+//! [`MethodShaking`]. Cargo's output stays hidden
 //! unless the build fails. Explanations of single symbols are computed afterwards from the call
 //! graph ([`Explainer`]), so they follow the request even when cargo did not relink.
 //! [`check_toolchain`] verifies first that the active toolchain is the one `portkey-ld` was
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use portkey_report::{ShakeReport, SizeMode};
+use portkey_report::{MethodShaking, ShakeReport, SizeMode};
 
 pub use explain::{Explainer, load_graph};
 pub use target::{
@@ -83,6 +84,8 @@ pub struct BuildOptions {
     pub remap_path_prefixes: Vec<(PathBuf, String)>,
     /// Whether the shaker replaces std's backtrace printer to save bytes.
     pub size_mode: SizeMode,
+    /// Whether the shaker traps vtable slots that no reachable dynamic call can use.
+    pub method_shaking: MethodShaking,
 }
 
 impl BuildOptions {
@@ -106,6 +109,7 @@ impl BuildOptions {
             explain: Vec::new(),
             remap_path_prefixes: Vec::new(),
             size_mode: SizeMode::Default,
+            method_shaking: MethodShaking::On,
         }
     }
 
@@ -246,11 +250,11 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
     }
     if !report_path.is_file()
         || !graph_path.is_file()
-        || report_size_mode(&report_path) != Some(options.size_mode)
+        || report_settings(&report_path) != Some((options.size_mode, options.method_shaking))
     {
         // Cargo reused an executable that an older portkey-ld (or another linker) produced, so
-        // the report or the call graph is missing, or one linked in the other size mode: cargo
-        // does not see the linker's environment. Removing the executable makes cargo link it
+        // the report or the call graph is missing, or one linked with another size mode or
+        // method-shaking setting: cargo does not see the linker's environment. Removing the executable makes cargo link it
         // again, which costs a compile of the binary crate but no change to any source.
         relink::remove_linked_executable(&built)?;
         run_cargo(options, target, &report_path)?;
@@ -358,6 +362,7 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         // environment would only change the link's cache key.
         .env_remove("PORTKEY_LD_EXPLAIN")
         .env("PORTKEY_LD_SIZE", options.size_mode.as_str())
+        .env("PORTKEY_LD_METHOD_SHAKING", options.method_shaking.as_str())
         .env(
             "CARGO_PROFILE_RELEASE_OPT_LEVEL",
             options.opt_level.cargo_value(),
@@ -473,12 +478,13 @@ pub fn build_hint(stderr: &str) -> Option<&'static str> {
     None
 }
 
-/// Returns the size mode a report records, or `None` when it cannot be read.
-fn report_size_mode(path: &Path) -> Option<SizeMode> {
+/// Returns the size mode and method-shaking setting a report records, or `None` when it cannot
+/// be read or predates method shaking.
+fn report_settings(path: &Path) -> Option<(SizeMode, MethodShaking)> {
     let text = std::fs::read_to_string(path).ok()?;
-    ShakeReport::from_json(&text)
-        .ok()
-        .map(|report| report.size_mode)
+    let report = ShakeReport::from_json(&text).ok()?;
+    let method_shaking = report.method_shaking?.mode;
+    Some((report.size_mode, method_shaking))
 }
 
 fn read_report(path: &Path, target_dir: &Path) -> Result<ShakeReport, BuildError> {

@@ -6,6 +6,10 @@ use std::collections::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::graph::CallGraph;
+use crate::methods::{
+    DynamicCall, MethodShaking, MethodSlot, SlotId, SlotKey, TrappedSlot, reachable_with_all_slots,
+    resolve_slots,
+};
 use crate::symbol::{EdgeKind, RootReason, Symbol, SymbolId};
 
 /// Errors raised while assembling a call graph.
@@ -28,6 +32,11 @@ pub struct CallGraphBuilder {
     by_name: HashMap<String, SymbolId>,
     edges: Vec<(SymbolId, SymbolId, EdgeKind)>,
     roots: Vec<(SymbolId, RootReason)>,
+    /// Method slots whose edges depend on dynamic calls, in insertion order.
+    slots: Vec<MethodSlot>,
+    dynamic_calls: Vec<(SymbolId, DynamicCall)>,
+    /// The function that trapped slots point at.
+    trap: Option<SymbolId>,
 }
 
 impl CallGraphBuilder {
@@ -85,6 +94,36 @@ impl CallGraphBuilder {
         self.edges.push((from, to, kind));
     }
 
+    /// Adds a method slot of `vtable` that holds `function`. Its `VtableSlot` edge exists in the
+    /// frozen graph only when a reachable symbol makes a dynamic call that matches `key`
+    /// ([`CallGraphBuilder::add_dynamic_call`]). Returns the id under which the frozen graph
+    /// reports the slot when it stays dead.
+    pub fn add_method_slot(
+        &mut self,
+        vtable: SymbolId,
+        key: SlotKey,
+        function: SymbolId,
+    ) -> SlotId {
+        let id = SlotId(self.slots.len() as u32);
+        self.slots.push(MethodSlot {
+            vtable,
+            key,
+            function,
+        });
+        id
+    }
+
+    /// Records that the body of `from` makes `call`.
+    pub fn add_dynamic_call(&mut self, from: SymbolId, call: DynamicCall) {
+        self.dynamic_calls.push((from, call));
+    }
+
+    /// Names the function that trapped slots point at. Every reachable vtable with a trapped
+    /// slot gets a `TrappedSlot` edge to it, so it is kept exactly when some slot is trapped.
+    pub fn set_trap_symbol(&mut self, trap: SymbolId) {
+        self.trap = Some(trap);
+    }
+
     /// Marks `symbol` as a root, kept whatever refers to it.
     pub fn add_root(&mut self, symbol: SymbolId, reason: RootReason) {
         self.roots.push((symbol, reason));
@@ -121,6 +160,16 @@ impl CallGraphBuilder {
         for (symbol, _) in &self.roots {
             check(*symbol)?;
         }
+        for slot in &self.slots {
+            check(slot.vtable)?;
+            check(slot.function)?;
+        }
+        for (from, _) in &self.dynamic_calls {
+            check(*from)?;
+        }
+        if let Some(trap) = self.trap {
+            check(trap)?;
+        }
 
         // Sort by name and remember where each insertion index went.
         let mut order: Vec<usize> = (0..count).collect();
@@ -147,6 +196,30 @@ impl CallGraphBuilder {
             .collect();
         roots.sort();
         roots.dedup();
+
+        let slots: Vec<MethodSlot> = self
+            .slots
+            .iter()
+            .map(|slot| MethodSlot {
+                vtable: remap(slot.vtable),
+                key: slot.key,
+                function: remap(slot.function),
+            })
+            .collect();
+        let trap = self.trap.map(remap);
+        let method_shaking = if slots.is_empty() && trap.is_none() {
+            None
+        } else {
+            let mut calls: Vec<Vec<DynamicCall>> = vec![Vec::new(); count];
+            for (from, call) in &self.dynamic_calls {
+                calls[remap(*from).index()].push(*call);
+            }
+            let (slot_edges, outcome) = shake_methods(count, &edges, &roots, &slots, &calls, trap);
+            edges.extend(slot_edges);
+            edges.sort();
+            edges.dedup();
+            Some(outcome)
+        };
 
         // Node 0 is the synthetic root; symbol i is node i + 1.
         let mut graph: DiGraph<(), EdgeKind, u32> =
@@ -175,6 +248,65 @@ impl CallGraphBuilder {
             .enumerate()
             .map(|(index, symbol)| (symbol.name.clone(), SymbolId(index as u32)))
             .collect();
-        Ok(CallGraph::from_parts(symbols, by_name, graph, roots))
+        Ok(CallGraph::from_parts(
+            symbols,
+            by_name,
+            graph,
+            roots,
+            method_shaking,
+        ))
     }
+}
+
+/// Runs the slot fixpoint over the unconditional `edges` and returns the edges of the live slots
+/// and of the trap, with the trapped slots and the symbols that left because of them.
+fn shake_methods(
+    count: usize,
+    edges: &[(SymbolId, SymbolId, EdgeKind)],
+    roots: &[(SymbolId, RootReason)],
+    slots: &[MethodSlot],
+    calls: &[Vec<DynamicCall>],
+    trap: Option<SymbolId>,
+) -> (Vec<(SymbolId, SymbolId, EdgeKind)>, MethodShaking) {
+    let mut adjacency: Vec<Vec<u32>> = vec![Vec::new(); count];
+    for (from, to, _) in edges {
+        adjacency[from.index()].push(to.0);
+    }
+    let root_ids: Vec<u32> = roots.iter().map(|(symbol, _)| symbol.0).collect();
+    let resolution = resolve_slots(&adjacency, &root_ids, slots, calls);
+
+    let mut slot_edges = Vec::new();
+    let mut trapped = Vec::new();
+    for (index, slot) in slots.iter().enumerate() {
+        if resolution.live[index] {
+            slot_edges.push((slot.vtable, slot.function, EdgeKind::VtableSlot));
+            continue;
+        }
+        if !resolution.reached[slot.vtable.index()] {
+            continue;
+        }
+        trapped.push(TrappedSlot {
+            slot: SlotId(index as u32),
+            vtable: slot.vtable,
+            offset: slot.key.offset,
+            function: slot.function,
+        });
+        if let Some(trap) = trap {
+            slot_edges.push((slot.vtable, trap, EdgeKind::TrappedSlot));
+        }
+    }
+
+    let with_all_slots = reachable_with_all_slots(&adjacency, &root_ids, slots);
+    let removed = (0..count)
+        .filter(|index| with_all_slots[*index] && !resolution.reached[*index])
+        .map(|index| SymbolId(index as u32))
+        .collect();
+    (
+        slot_edges,
+        MethodShaking {
+            trapped,
+            removed,
+            trap,
+        },
+    )
 }

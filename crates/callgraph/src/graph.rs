@@ -7,6 +7,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use crate::methods::MethodShaking;
 use crate::symbol::{EdgeKind, RootReason, Symbol, SymbolId};
 
 /// Immutable call graph with symbols in name order and one synthetic root.
@@ -17,6 +18,9 @@ pub struct CallGraph {
     /// Node 0 is the synthetic root and symbol `i` is node `i + 1`.
     graph: DiGraph<(), EdgeKind, u32>,
     roots: Vec<(SymbolId, RootReason)>,
+    /// Trapped slots and removed symbols, when the producer added method slots. A graph read
+    /// back from a file has none.
+    method_shaking: Option<MethodShaking>,
 }
 
 /// One link of an explanation: the symbol reached and the kind of edge that reached it.
@@ -52,13 +56,20 @@ impl CallGraph {
         by_name: HashMap<String, SymbolId>,
         graph: DiGraph<(), EdgeKind, u32>,
         roots: Vec<(SymbolId, RootReason)>,
+        method_shaking: Option<MethodShaking>,
     ) -> Self {
         CallGraph {
             symbols,
             by_name,
             graph,
             roots,
+            method_shaking,
         }
+    }
+
+    /// What method-level shaking decided, when the producer added method slots.
+    pub fn method_shaking(&self) -> Option<&MethodShaking> {
+        self.method_shaking.as_ref()
     }
 
     /// All symbols, sorted by name; `SymbolId::index` is the position in this slice.

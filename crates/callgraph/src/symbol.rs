@@ -84,6 +84,9 @@ pub enum EdgeKind {
     ConstantRef,
     /// A function pointer in a slot of a Rust vtable, which a `dyn Trait` method call may use.
     VtableSlot,
+    /// From a vtable to the trap function that replaced one of its method slots, because no
+    /// reachable dynamic call can use that slot.
+    TrappedSlot,
     /// From an alias to the symbol it names.
     Alias,
     /// From a function to the personality routine that unwinds through it.
@@ -100,6 +103,7 @@ impl fmt::Display for EdgeKind {
             EdgeKind::Reference => f.write_str("reference"),
             EdgeKind::ConstantRef => f.write_str("constant reference"),
             EdgeKind::VtableSlot => f.write_str("vtable slot"),
+            EdgeKind::TrappedSlot => f.write_str("trapped vtable slot"),
             EdgeKind::Alias => f.write_str("alias"),
             EdgeKind::Personality => f.write_str("personality"),
             EdgeKind::Resolver => f.write_str("ifunc resolver"),

@@ -66,6 +66,7 @@ fn sample() -> CallGraph {
             EdgeKind::VtableSlot,
         ),
         ("anon.vtable.0", "名前::関数", EdgeKind::VtableSlot),
+        ("anon.vtable.0", "fini", EdgeKind::TrappedSlot),
         ("alias_of_main", "main", EdgeKind::Alias),
         ("resolved", "pick_impl", EdgeKind::Resolver),
         ("llvm.global_ctors", "init", EdgeKind::ConstantRef),

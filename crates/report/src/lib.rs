@@ -55,6 +55,57 @@ pub struct ShakeReport {
     /// Problems that did not stop the link, such as a replacement whose function was not found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Hash of what the image keeps, as 64 lower-case hex digits: the kept IR in a canonical
+    /// form, the native objects and archives of the final link, the target, the size mode and
+    /// the method-shaking setting. Empty in reports written before it existed.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// The outcome of method-level shaking, `None` in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_shaking: Option<MethodShakingSummary>,
+}
+
+/// Whether the shaker traps vtable slots that no reachable dynamic call can use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodShaking {
+    /// Slots no reachable dynamic call can use point at a trap, and what only they reached
+    /// is removed.
+    #[default]
+    On,
+    /// Every slot of a reachable vtable is kept, as rustc and LLVM do.
+    Off,
+}
+
+impl MethodShaking {
+    /// The name used in the report and in `PORTKEY_LD_METHOD_SHAKING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodShaking::On => "on",
+            MethodShaking::Off => "off",
+        }
+    }
+
+    /// Parses `on` or `off`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<MethodShaking> {
+        match text {
+            "on" => Some(MethodShaking::On),
+            "off" => Some(MethodShaking::Off),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of method-level shaking for one link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodShakingSummary {
+    pub mode: MethodShaking,
+    /// Method slots of kept vtables that now point at the trap function.
+    pub trapped_slots: u64,
+    /// Functions that only trapped slots reached, so they left the image, as demangled names
+    /// without the hash, sorted. Empty when method shaking is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_functions: Vec<String>,
 }
 
 /// How the shaker trades diagnostics for bytes.
@@ -231,8 +282,8 @@ pub struct ChainLink {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mangled: String,
     /// Kind of reference from the previous symbol to this one: `call`, `reference` (an instruction operand
-    /// other than the callee), `constant reference`, `vtable slot`, `alias`, `personality`,
-    /// `ifunc resolver`, or for the first step `root (<reason>)`.
+    /// other than the callee), `constant reference`, `vtable slot`, `trapped vtable slot`,
+    /// `alias`, `personality`, `ifunc resolver`, or for the first step `root (<reason>)`.
     pub edge: String,
 }
 

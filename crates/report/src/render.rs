@@ -3,10 +3,15 @@
 
 use std::fmt::Write as _;
 
-use crate::{ChainLink, CrateBytes, Explanation, FunctionEntry, ShakeReport, Verdict};
+use crate::{
+    ChainLink, CrateBytes, Explanation, FunctionEntry, MethodShaking, ShakeReport, Verdict,
+};
 
 /// Number of functions listed in the text table.
 const TOP_FUNCTIONS: usize = 20;
+
+/// Number of functions removed by method shaking that the text lists by name.
+const TOP_METHOD_REMOVALS: usize = 10;
 
 /// Renders the report as a readable table. Rows are sorted by size, then name, so equal reports
 /// render identically.
@@ -39,6 +44,10 @@ pub fn render_text(report: &ShakeReport) -> String {
     );
     let _ = writeln!(out, "  size mode  {}", report.size_mode.as_str());
     render_replacements(&mut out, report);
+    render_method_shaking(&mut out, report);
+    if !report.fingerprint.is_empty() {
+        let _ = writeln!(out, "  fingerprint {}", report.fingerprint);
+    }
     let _ = writeln!(out, "  object     {}", bytes(report.object_bytes));
     let _ = writeln!(
         out,
@@ -92,6 +101,33 @@ fn render_replacements(out: &mut String, report: &ShakeReport) {
     }
     for warning in &report.warnings {
         let _ = writeln!(out, "    warning: {warning}");
+    }
+}
+
+fn render_method_shaking(out: &mut String, report: &ShakeReport) {
+    let Some(summary) = &report.method_shaking else {
+        return;
+    };
+    if summary.mode == MethodShaking::Off {
+        let _ = writeln!(out, "  methods    off");
+        return;
+    }
+    let removed = &summary.removed_functions;
+    let _ = writeln!(
+        out,
+        "  methods    on: {} slots trapped, {} functions removed",
+        group_digits(summary.trapped_slots),
+        group_digits(removed.len() as u64)
+    );
+    for name in removed.iter().take(TOP_METHOD_REMOVALS) {
+        let _ = writeln!(out, "    removed {name}");
+    }
+    if removed.len() > TOP_METHOD_REMOVALS {
+        let _ = writeln!(
+            out,
+            "    ... and {} more (the JSON report lists all)",
+            removed.len() - TOP_METHOD_REMOVALS
+        );
     }
 }
 

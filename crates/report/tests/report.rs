@@ -2,7 +2,7 @@
 
 use portkey_report::{
     ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
-    PhaseTimings, Replacement, ShakeReport, SizeMode, SymbolName, Verdict, render_explanation,
+    MethodShaking, MethodShakingSummary, PhaseTimings, Replacement, ShakeReport, SizeMode, SymbolName, Verdict, render_explanation,
     render_text,
 };
 
@@ -92,6 +92,15 @@ fn sample() -> ShakeReport {
         size_mode: SizeMode::Default,
         replaced: Vec::new(),
         warnings: Vec::new(),
+        fingerprint: "5f".repeat(32),
+        method_shaking: Some(MethodShakingSummary {
+            mode: MethodShaking::On,
+            trapped_slots: 12,
+            removed_functions: vec![
+                "<demo::Square as demo::Shape>::render".to_string(),
+                "regex::Regex::new".to_string(),
+            ],
+        }),
     }
 }
 
@@ -191,6 +200,47 @@ fn text_lists_at_most_twenty_functions() {
     assert_eq!(listed, 20);
     assert!(text.contains("demo::f29"));
     assert!(!text.contains("demo::f09"));
+}
+
+#[test]
+fn text_shows_fingerprint_and_method_shaking() {
+    let text = render_text(&sample());
+    assert!(
+        text.contains(&format!("fingerprint {}", "5f".repeat(32))),
+        "{text}"
+    );
+    assert!(
+        text.contains("methods    on: 12 slots trapped, 2 functions removed"),
+        "{text}"
+    );
+    assert!(text.contains("regex::Regex::new"), "{text}");
+}
+
+#[test]
+fn text_shows_method_shaking_off() {
+    let mut report = sample();
+    report.method_shaking = Some(MethodShakingSummary {
+        mode: MethodShaking::Off,
+        trapped_slots: 0,
+        removed_functions: Vec::new(),
+    });
+    let text = render_text(&report);
+    assert!(text.contains("methods    off"), "{text}");
+    assert!(!text.contains("slots trapped"), "{text}");
+}
+
+#[test]
+fn report_without_new_fields_parses() {
+    let mut value = serde_json::to_value(sample()).expect("report serialises");
+    let object = value.as_object_mut().expect("report is an object");
+    object.remove("fingerprint");
+    object.remove("method_shaking");
+    let report: ShakeReport = serde_json::from_value(value).expect("older report parses");
+    assert_eq!(report.fingerprint, "");
+    assert_eq!(report.method_shaking, None);
+    let json = serde_json::to_value(sample()).expect("report serialises");
+    assert_eq!(json["method_shaking"]["mode"], "on");
+    assert_eq!(json["method_shaking"]["trapped_slots"], 12);
 }
 
 #[test]

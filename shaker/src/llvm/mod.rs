@@ -3,9 +3,12 @@
 //! the object. The rest of the shaker works on plain Rust values.
 
 pub mod emit;
+pub mod fingerprint;
 pub mod load;
+pub mod methods;
 pub mod replace;
 pub mod strip;
+pub mod trap;
 pub mod walk;
 
 use std::cell::RefCell;

@@ -5,17 +5,24 @@
 //! aliasees, ifunc resolvers and personality routines. Roots are the entry, the `llvm.used`,
 //! `llvm.compiler.used`, `llvm.global_ctors` and `llvm.global_dtors` lists, symbols that native
 //! code refers to and the library functions code generation may call by name.
+//!
+//! With method shaking on ([`build_graph_with`]), a method slot of a vtable becomes a conditional
+//! edge ([`portkey_callgraph::SlotKey`]) and every dynamic call a demand for such slots
+//! ([`super::methods`]), and the trap function of [`super::trap`] is added to the module first.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use inkwell::module::Module;
 use llvm_sys::core::*;
 use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
 use portkey_callgraph::{
-    CallGraph, CallGraphBuilder, EdgeKind, RootReason, Symbol, SymbolId, SymbolKind,
+    CallGraph, CallGraphBuilder, EdgeKind, RootReason, SlotKey, Symbol, SymbolId, SymbolKind,
 };
+use portkey_report::MethodShaking;
 
+use super::methods::{self, SignatureIds};
+use super::trap::add_trap_function;
 use crate::error::ShakeError;
 
 /// Functions that instruction selection may call by name even when the IR never does, so a
@@ -39,6 +46,11 @@ pub struct ProgramGraph {
     pub visible: Vec<bool>,
     /// The entry symbol, a defined function.
     pub entry: SymbolId,
+    /// The vtable and operand position of each conditional method slot, indexed by
+    /// `SlotId::index`. Empty when method shaking is off.
+    pub slots: Vec<(LLVMValueRef, u32)>,
+    /// The trap function that trapped slots point at, when method shaking is on.
+    pub trap: Option<LLVMValueRef>,
 }
 
 /// Returns the name of a value, empty for unnamed values.
@@ -99,6 +111,19 @@ struct Walker {
     ids: HashMap<LLVMValueRef, SymbolId>,
     /// Global values each visited constant refers to, so shared constants are walked once.
     constant_targets: HashMap<LLVMValueRef, Rc<[SymbolId]>>,
+    /// Present when method shaking is on.
+    methods: Option<MethodWalk>,
+}
+
+/// State of the walk that only method shaking needs.
+struct MethodWalk {
+    module: LLVMModuleRef,
+    signatures: SignatureIds,
+    /// Recognised vtables with the operand position of their first method slot.
+    vtables: HashMap<LLVMValueRef, u32>,
+    /// Vtables used in a way that could read their slots without a dynamic call.
+    escaped: HashSet<LLVMValueRef>,
+    slots: Vec<(LLVMValueRef, u32)>,
 }
 
 impl Walker {
@@ -215,6 +240,64 @@ impl Walker {
                 };
                 self.reference(from, operand, direct, EdgeKind::ConstantRef);
             }
+            let is_dynamic_candidate = !LLVMIsACallInst(instruction).is_null()
+                || !LLVMIsAInvokeInst(instruction).is_null();
+            if let Some(methods) = self.methods.as_mut()
+                && is_dynamic_candidate
+            {
+                for call in
+                    methods::dynamic_calls(methods.module, instruction, &mut methods.signatures)
+                {
+                    self.builder.add_dynamic_call(from, call);
+                }
+            }
+        }
+    }
+
+    /// Adds the edges of a vtable's initializer. With method shaking on and a vtable that does
+    /// not escape, each function from the first method slot on becomes a conditional slot. The
+    /// drop glue and pointers to other vtables (trait upcasting) stay unconditional edges.
+    fn walk_vtable(&mut self, from: SymbolId, vtable: LLVMValueRef, initializer: LLVMValueRef) {
+        let conditional = self.methods.as_ref().and_then(|methods| {
+            if methods.escaped.contains(&vtable) {
+                return None;
+            }
+            methods.vtables.get(&vtable).copied()
+        });
+        let Some(first_slot) = conditional else {
+            self.reference(
+                from,
+                initializer,
+                EdgeKind::VtableSlot,
+                EdgeKind::VtableSlot,
+            );
+            return;
+        };
+        let Some(methods) = self.methods.as_ref() else {
+            return;
+        };
+        let offsets = methods::operand_offsets(methods.module, initializer);
+        // SAFETY: `initializer` is a live constant struct.
+        let count = unsafe { LLVMGetNumOperands(initializer) }.max(0) as u32;
+        for index in 0..count {
+            // SAFETY: `index` is below the operand count of the live constant.
+            let operand = unsafe { LLVMGetOperand(initializer, index) };
+            // SAFETY: type test on a live value.
+            let is_function = !operand.is_null() && !unsafe { LLVMIsAFunction(operand) }.is_null();
+            let function = self.global_id(operand);
+            let offset = offsets.get(index as usize).copied();
+            match (index >= first_slot && is_function, function, offset) {
+                (true, Some(function), Some(offset)) => {
+                    let Some(methods) = self.methods.as_mut() else {
+                        return;
+                    };
+                    let signature = methods.signatures.id(methods::function_type(operand));
+                    self.builder
+                        .add_method_slot(from, SlotKey { offset, signature }, function);
+                    methods.slots.push((vtable, index));
+                }
+                _ => self.reference(from, operand, EdgeKind::VtableSlot, EdgeKind::VtableSlot),
+            }
         }
     }
 }
@@ -232,7 +315,8 @@ pub fn inline_asm_symbols(module: &Module<'_>) -> BTreeSet<String> {
         if pointer.is_null() || length == 0 {
             return BTreeSet::new();
         }
-        String::from_utf8_lossy(std::slice::from_raw_parts(pointer.cast::<u8>(), length)).into_owned()
+        String::from_utf8_lossy(std::slice::from_raw_parts(pointer.cast::<u8>(), length))
+            .into_owned()
     };
 
     let is_symbol_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$');
@@ -251,23 +335,48 @@ pub fn inline_asm_symbols(module: &Module<'_>) -> BTreeSet<String> {
         .collect()
 }
 
-
-/// Builds the call graph of `module`. `entry` must be a defined function; `native_references`
-/// are the undefined symbols of native inputs.
+/// Builds the call graph of `module` with every vtable slot an unconditional edge (method
+/// shaking off). `entry` must be a defined function; `native_references` are the undefined
+/// symbols of native inputs.
 pub fn build_graph(
     module: &Module<'_>,
     crate_of_symbol: &HashMap<String, String>,
     entry: &str,
     native_references: &BTreeSet<String>,
 ) -> Result<ProgramGraph, ShakeError> {
+    build_graph_with(
+        module,
+        crate_of_symbol,
+        entry,
+        native_references,
+        MethodShaking::Off,
+    )
+}
+
+/// Builds the call graph of `module`. With `method_shaking` on, the trap function is added to
+/// the module, method slots of vtables that do not escape become conditional edges and dynamic
+/// calls are recorded, so the frozen graph keeps only the slots some reachable call can use.
+pub fn build_graph_with(
+    module: &Module<'_>,
+    crate_of_symbol: &HashMap<String, String>,
+    entry: &str,
+    native_references: &BTreeSet<String>,
+    method_shaking: MethodShaking,
+) -> Result<ProgramGraph, ShakeError> {
     let module_ref = module.as_mut_ptr();
+    let trap = match method_shaking {
+        MethodShaking::On => Some(add_trap_function(module_ref)),
+        MethodShaking::Off => None,
+    };
     let values = global_values(module_ref);
     name_unnamed(&values);
 
+    let methods = trap.map(|_| method_walk(module_ref, &values));
     let mut walker = Walker {
         builder: CallGraphBuilder::new(),
         ids: HashMap::with_capacity(values.len()),
         constant_targets: HashMap::new(),
+        methods,
     };
     let mut by_name: HashMap<String, LLVMValueRef> = HashMap::with_capacity(values.len());
     for (value, kind) in &values {
@@ -305,12 +414,16 @@ pub fn build_graph(
                 }
                 SymbolKind::Global => {
                     let initializer = LLVMGetInitializer(*value);
-                    let kind = if is_rust_vtable(initializer) {
-                        EdgeKind::VtableSlot
+                    if vtable_first_slot(initializer).is_some() {
+                        walker.walk_vtable(from, *value, initializer);
                     } else {
-                        EdgeKind::ConstantRef
-                    };
-                    walker.reference(from, initializer, kind, kind);
+                        walker.reference(
+                            from,
+                            initializer,
+                            EdgeKind::ConstantRef,
+                            EdgeKind::ConstantRef,
+                        );
+                    }
                 }
                 SymbolKind::Alias => {
                     let aliasee = LLVMAliasGetAliasee(*value);
@@ -325,6 +438,16 @@ pub fn build_graph(
     }
 
     add_roots(&mut walker.builder, entry, native_references)?;
+    if let Some(trap) = trap
+        && let Some(id) = walker.ids.get(&trap).copied()
+    {
+        walker.builder.set_trap_symbol(id);
+    }
+    let slots = walker
+        .methods
+        .take()
+        .map(|methods| methods.slots)
+        .unwrap_or_default();
     let graph = walker.builder.build()?;
     let entry_id = graph
         .symbol_id(entry)
@@ -343,7 +466,37 @@ pub fn build_graph(
         values: ordered_values,
         visible,
         entry: entry_id,
+        slots,
+        trap,
     })
+}
+
+/// Finds the vtables of the module and those that escape, before any edge is added.
+fn method_walk(module: LLVMModuleRef, values: &[(LLVMValueRef, SymbolKind)]) -> MethodWalk {
+    let mut vtables = HashMap::new();
+    for (value, kind) in values {
+        if *kind != SymbolKind::Global {
+            continue;
+        }
+        // SAFETY: initializer read on a live global variable (null for a declaration).
+        let initializer = unsafe { LLVMGetInitializer(*value) };
+        if let Some(first_slot) = vtable_first_slot(initializer) {
+            vtables.insert(*value, first_slot);
+        }
+    }
+    let vtable_set: HashSet<LLVMValueRef> = vtables.keys().copied().collect();
+    let escaped = vtable_set
+        .iter()
+        .copied()
+        .filter(|vtable| methods::vtable_escapes(*vtable, &vtable_set))
+        .collect();
+    MethodWalk {
+        module,
+        signatures: SignatureIds::default(),
+        vtables,
+        escaped,
+        slots: Vec::new(),
+    }
 }
 
 /// Recognises the initializer of a Rust vtable by the layout rustc (1.95) gives it: a packed
@@ -354,7 +507,17 @@ pub fn build_graph(
 /// - `<{ [3P x i8] null drop, size and alignment, ptr ... }>` when dropping does nothing.
 ///
 /// `P` is the pointer size, 8 or 4. The alignment must be a power of two and at least one slot
-/// must hold a function.
+/// must hold a function. Returns the operand position of the first method slot, `None` for a
+/// constant that is not a vtable.
+fn vtable_first_slot(initializer: LLVMValueRef) -> Option<u32> {
+    if !is_rust_vtable(initializer) {
+        return None;
+    }
+    // SAFETY: `is_rust_vtable` checked that the initializer is a constant struct with operands.
+    let first = unsafe { LLVMGetOperand(initializer, 0) };
+    Some(if byte_array(first).is_some() { 1 } else { 2 })
+}
+
 fn is_rust_vtable(initializer: LLVMValueRef) -> bool {
     // SAFETY: type tests and operand reads on a live constant (or null, checked first).
     unsafe {

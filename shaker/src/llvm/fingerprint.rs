@@ -1,0 +1,320 @@
+//! The IR half of the reachability fingerprint: a hash of the kept module in a canonical text
+//! form, so it changes when kept code changes and stays the same when only unkept code does.
+//!
+//! Three things in the IR change without any change to kept code, and the canonical form removes
+//! each of them:
+//!
+//! - Names of private and internal symbols (`anon.<hash>.N`, `alloc_<hash>`, `vtable.N`, `.N`
+//!   suffixes) shift when an unkept item is added to the same codegen unit. Every symbol that is
+//!   neither a declaration nor visible outside the program is renamed `__portkey_fp.<n>`, where
+//!   `n` is its position in a walk from the roots (sorted by name) that follows operands in
+//!   instruction order. The original names are restored afterwards.
+//! - The order of items in the merged module follows the link line and the source, which does
+//!   not change the program. Items are hashed sorted by their canonical text, and attribute
+//!   group references (`#3`) are replaced by the attributes they stand for.
+//! - Module metadata (identification, source file name, module id, debug info) does not change
+//!   code. Metadata definitions are left out and metadata references become a bare `!`.
+//!
+//! Panic locations are constants holding the file, line and column, so a kept function that can
+//! panic changes the fingerprint when it moves to another line.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use inkwell::module::Module;
+use llvm_sys::core::*;
+use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
+
+use super::take_message;
+use super::walk::{ProgramGraph, value_name};
+
+/// Prefix of the canonical names given to local symbols while the module is printed.
+const CANONICAL_PREFIX: &str = "__portkey_fp.";
+
+/// The canonical text of the kept module and its BLAKE3 hash.
+#[derive(Debug, Clone)]
+pub struct IrFingerprint {
+    /// 64 lower-case hex digits.
+    pub hex: String,
+    /// The text that was hashed: header lines, then items in sorted order.
+    pub canonical_text: String,
+}
+
+/// Computes the fingerprint of the kept module. Call it after deletion, internalisation and the
+/// removal of debug info, and before optimisation.
+pub fn ir_fingerprint(program: &ProgramGraph, module: &Module<'_>) -> IrFingerprint {
+    let module = module.as_mut_ptr();
+    let order = walk_order(program, module);
+    let renamed = rename_locals(program, &order);
+    // SAFETY: the module is live; the printed text is copied and freed by `take_message`.
+    let text = unsafe { take_message(LLVMPrintModuleToString(module)) };
+    restore_names(&renamed);
+
+    let canonical_text = canonical_text(&text);
+    IrFingerprint {
+        hex: blake3::hash(canonical_text.as_bytes()).to_hex().to_string(),
+        canonical_text,
+    }
+}
+
+/// Global values reachable from the graph's roots, in the order a breadth-first walk over
+/// operands meets them. Roots come in name order, which depends only on visible names.
+fn walk_order(program: &ProgramGraph, module: LLVMModuleRef) -> Vec<LLVMValueRef> {
+    let mut globals: HashSet<LLVMValueRef> = HashSet::new();
+    let mut by_name: HashMap<String, LLVMValueRef> = HashMap::new();
+    for (value, _) in super::walk::global_values(module) {
+        globals.insert(value);
+        by_name.insert(value_name(value), value);
+    }
+    let mut order = Vec::new();
+    let mut seen: HashSet<LLVMValueRef> = HashSet::new();
+    let mut queue: VecDeque<LLVMValueRef> = VecDeque::new();
+    // Roots are looked up by name, because the module may have changed since the graph was
+    // built; a root that no longer exists is skipped.
+    for (root, _) in program.graph.roots() {
+        let Some(value) = by_name.get(&program.graph.symbol(*root).name).copied() else {
+            continue;
+        };
+        if seen.insert(value) {
+            order.push(value);
+            queue.push_back(value);
+        }
+    }
+    let mut visited_constants: HashSet<LLVMValueRef> = HashSet::new();
+    while let Some(value) = queue.pop_front() {
+        let mut referenced = Vec::new();
+        referenced_globals(value, &globals, &mut visited_constants, &mut referenced);
+        for target in referenced {
+            if seen.insert(target) {
+                order.push(target);
+                queue.push_back(target);
+            }
+        }
+    }
+    order
+}
+
+/// Appends the global values that `value`'s body, initializer, aliasee or resolver refers to, in
+/// operand order.
+fn referenced_globals(
+    value: LLVMValueRef,
+    globals: &HashSet<LLVMValueRef>,
+    visited: &mut HashSet<LLVMValueRef>,
+    out: &mut Vec<LLVMValueRef>,
+) {
+    // SAFETY: reads of a live global value of the module and of its instructions.
+    unsafe {
+        if !LLVMIsAFunction(value).is_null() {
+            if LLVMHasPersonalityFn(value) != 0 {
+                constant_globals(LLVMGetPersonalityFn(value), globals, visited, out);
+            }
+            let mut block = LLVMGetFirstBasicBlock(value);
+            while !block.is_null() {
+                let mut instruction = LLVMGetFirstInstruction(block);
+                while !instruction.is_null() {
+                    let count = LLVMGetNumOperands(instruction).max(0) as u32;
+                    for index in 0..count {
+                        let operand = LLVMGetOperand(instruction, index);
+                        constant_globals(operand, globals, visited, out);
+                    }
+                    instruction = LLVMGetNextInstruction(instruction);
+                }
+                block = LLVMGetNextBasicBlock(block);
+            }
+            return;
+        }
+        if !LLVMIsAGlobalVariable(value).is_null() {
+            constant_globals(LLVMGetInitializer(value), globals, visited, out);
+            return;
+        }
+        if !LLVMIsAGlobalAlias(value).is_null() {
+            constant_globals(LLVMAliasGetAliasee(value), globals, visited, out);
+            return;
+        }
+        if !LLVMIsAGlobalIFunc(value).is_null() {
+            constant_globals(LLVMGetGlobalIFuncResolver(value), globals, visited, out);
+        }
+    }
+}
+
+fn constant_globals(
+    value: LLVMValueRef,
+    globals: &HashSet<LLVMValueRef>,
+    visited: &mut HashSet<LLVMValueRef>,
+    out: &mut Vec<LLVMValueRef>,
+) {
+    if value.is_null() {
+        return;
+    }
+    if globals.contains(&value) {
+        out.push(value);
+        return;
+    }
+    // SAFETY: type test and operand reads on a live constant.
+    unsafe {
+        if LLVMIsAConstant(value).is_null() || !visited.insert(value) {
+            return;
+        }
+        let count = LLVMGetNumOperands(value).max(0) as u32;
+        for index in 0..count {
+            constant_globals(LLVMGetOperand(value, index), globals, visited, out);
+        }
+    }
+}
+
+/// Renames every walked definition that is not visible outside the program to its canonical
+/// name and returns the original names.
+fn rename_locals(program: &ProgramGraph, order: &[LLVMValueRef]) -> Vec<(LLVMValueRef, String)> {
+    let mut renamed = Vec::new();
+    for value in order {
+        let name = value_name(*value);
+        // SAFETY: declaration test on a live global value.
+        let is_declaration = unsafe { LLVMIsDeclaration(*value) } != 0
+            && unsafe { LLVMIsAGlobalAlias(*value) }.is_null();
+        let visible = program
+            .graph
+            .symbol_id(&name)
+            .is_some_and(|id| program.visible[id.index()]);
+        if is_declaration || visible || name.starts_with("llvm.") {
+            continue;
+        }
+        let canonical = format!("{CANONICAL_PREFIX}{}", renamed.len());
+        // SAFETY: LLVM copies the name.
+        unsafe { LLVMSetValueName2(*value, canonical.as_ptr().cast(), canonical.len()) };
+        renamed.push((*value, name));
+    }
+    renamed
+}
+
+fn restore_names(renamed: &[(LLVMValueRef, String)]) {
+    for (value, name) in renamed {
+        // SAFETY: LLVM copies the name; the original name is free again because its owner is
+        // the value being restored.
+        unsafe { LLVMSetValueName2(*value, name.as_ptr().cast(), name.len()) };
+    }
+}
+
+/// Turns the printed module into its canonical text: the target lines and module assembly in
+/// order, then every type, global, function and declaration sorted, with attribute groups
+/// inlined and metadata references reduced to `!`.
+pub fn canonical_text(printed: &str) -> String {
+    let mut attributes: BTreeMap<String, String> = BTreeMap::new();
+    for line in printed.lines() {
+        if let Some(rest) = line.strip_prefix("attributes #")
+            && let Some((number, group)) = rest.split_once(" = ")
+        {
+            attributes.insert(number.to_string(), group.to_string());
+        }
+    }
+
+    let mut header: Vec<String> = Vec::new();
+    let mut items: Vec<String> = Vec::new();
+    let mut function: Option<String> = None;
+    for line in printed.lines() {
+        if let Some(body) = function.as_mut() {
+            body.push('\n');
+            body.push_str(&canonical_line(line, &attributes));
+            if line == "}" {
+                items.extend(function.take());
+            }
+            continue;
+        }
+        let is_skipped = line.is_empty()
+            || line.starts_with(';')
+            || line.starts_with('!')
+            || line.starts_with("source_filename")
+            || line.starts_with("attributes #");
+        if is_skipped {
+            continue;
+        }
+        if line.starts_with("target ") || line.starts_with("module asm") {
+            header.push(line.to_string());
+            continue;
+        }
+        if line.starts_with("define ") {
+            function = Some(canonical_line(line, &attributes));
+            continue;
+        }
+        items.push(canonical_line(line, &attributes));
+    }
+    // A function without its closing brace cannot be printed by LLVM; keep what was read.
+    items.extend(function.take());
+    items.sort();
+
+    let mut text = header.join("\n");
+    for item in items {
+        text.push_str("\n\n");
+        text.push_str(&item);
+    }
+    text
+}
+
+/// Replaces attribute group references outside quoted text with the group's attributes, drops
+/// metadata numbers and removes a trailing comment.
+fn canonical_line(line: &str, attributes: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            out.push(c);
+            if c == '"' {
+                quoted = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                quoted = true;
+                out.push(c);
+            }
+            ';' => break,
+            '#' | '!' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut number = String::new();
+                while let Some(digit) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    number.push(digit);
+                    chars.next();
+                }
+                if c == '!' {
+                    out.push('!');
+                    continue;
+                }
+                match attributes.get(&number) {
+                    Some(group) => out.push_str(group),
+                    None => {
+                        out.push('#');
+                        out.push_str(&number);
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_text;
+
+    #[test]
+    fn canonical_text_ignores_item_order_and_numbering() {
+        let first = "; ModuleID = 'a'\nsource_filename = \"a\"\ntarget triple = \"x86_64\"\n\n\
+                     @b = internal constant i8 1\n@a = internal constant i8 2\n\n\
+                     define void @f() #0 {\n  ret void, !dbg !7 ; comment\n}\n\n\
+                     attributes #0 = { nounwind }\n!7 = !{}\n";
+        let second = "; ModuleID = 'b'\nsource_filename = \"b\"\ntarget triple = \"x86_64\"\n\n\
+                      define void @f() #3 {\n  ret void, !dbg !12\n}\n\n\
+                      @a = internal constant i8 2\n@b = internal constant i8 1\n\n\
+                      attributes #3 = { nounwind }\n!12 = !{}\n";
+        assert_eq!(canonical_text(first), canonical_text(second));
+    }
+
+    #[test]
+    fn canonical_text_keeps_attributes_and_strings() {
+        let nounwind = "define void @f() #0 {\n  ret void\n}\nattributes #0 = { nounwind }\n";
+        let cold = "define void @f() #0 {\n  ret void\n}\nattributes #0 = { cold }\n";
+        assert_ne!(canonical_text(nounwind), canonical_text(cold));
+        let text = canonical_text("@s = constant [3 x i8] c\"#1;\"\n");
+        assert_eq!(text, "\n\n@s = constant [3 x i8] c\"#1;\"");
+    }
+}
