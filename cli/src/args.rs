@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use portkey_report::SizeMode;
+use portkey_report::{MethodShaking, SizeMode};
 
 /// Expose a Rust function as an AWS Lambda behind a URL, shipping only the code it reaches.
 #[derive(Debug, Parser)]
@@ -34,6 +34,8 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Print the IAM policy an AWS identity needs to deploy with portkey.
     Policy,
+    /// Serve every mount locally and redeploy, on each save, the mounts whose kept code changed.
+    Dev(DevArgs),
     /// Start the local backend and serve every mount recorded in the project file.
     Up(UpArgs),
     /// Stop the local backend.
@@ -90,6 +92,11 @@ pub struct MountArgs {
     #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
     pub size: SizeArg,
 
+    /// Keep every method of every kept trait object's vtable. By default a method that no
+    /// reachable dynamic call can reach is replaced by a trap, and the code only it used leaves
+    /// the image.
+    #[arg(long)]
+    pub no_method_shaking: bool,
 
     /// Where to serve it: `local` (a backend on 127.0.0.1) or `aws` (Lambda behind the project's
     /// HTTP API, or behind its own URL with --function-url).
@@ -141,6 +148,28 @@ impl AwsArgs {
             region: self.region.clone(),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Print one JSON object per rebuild on stdout: the changed files, the mounts redeployed
+    /// and left alone, failures, and the time spent building, shaking and swapping.
+    #[arg(long)]
+    pub json: bool,
+
+    /// With `aws`, also update the code of each redeployed mount that is deployed to AWS.
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// The local backend's port when it is not running yet.
+    #[arg(long)]
+    pub port: Option<u16>,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -204,11 +233,24 @@ pub struct ShakeArgs {
     #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
     pub size: SizeArg,
 
+    /// Keep every method of every kept trait object's vtable. By default a method that no
+    /// reachable dynamic call can reach is replaced by a trap, and the code only it used leaves
+    /// the image.
+    #[arg(long)]
+    pub no_method_shaking: bool,
 
     #[command(flatten)]
     pub build: BuildArgs,
 }
 
+/// Returns the shaker's method-shaking setting for a `--no-method-shaking` flag.
+pub fn method_shaking(no_method_shaking: bool) -> MethodShaking {
+    if no_method_shaking {
+        MethodShaking::Off
+    } else {
+        MethodShaking::On
+    }
+}
 
 /// The `--size` values of `shake` and `mount`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -34,12 +34,12 @@ fn block_on<T>(task: impl Future<Output = Result<T>>) -> Result<T> {
 }
 
 /// Returns the project's name in AWS resource names: the workspace folder's name.
-fn project_name(dirs: &ProjectDirs) -> String {
+pub(crate) fn project_name(dirs: &ProjectDirs) -> String {
     let folder = dirs.root.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     portkey_aws::names::project_slug(&folder)
 }
 
-async fn connect(aws: &AwsArgs) -> Result<Clients> {
+pub(crate) async fn connect(aws: &AwsArgs) -> Result<Clients> {
     let options: AwsOptions = aws.options();
     Ok(Clients::connect(&options).await?)
 }

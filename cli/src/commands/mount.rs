@@ -7,9 +7,9 @@ use anyhow::{Result, bail};
 use portkey_lookup::FoundFunction;
 use portkey_route::{Method, ParamInfo, Template};
 
-use crate::args::{MountArgs, Target};
+use crate::args::{MountArgs, Target, method_shaking};
 use crate::commands::local::{ensure_backend, mount_url};
-use crate::image::{build_function_image_sized, find};
+use crate::image::{build_function_image_with, find};
 use crate::progress::status;
 use crate::project::ProjectDirs;
 
@@ -26,7 +26,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     let found = find(manifest_path, &args.function)?;
     check_template(&found, method, &template)?;
     if args.target == Target::Aws {
-        let image = build_function_image_sized(&dirs, found, args.size.mode())?;
+        let image = build_function_image_with(&dirs, found, args.size.mode(), method_shaking(args.no_method_shaking))?;
         return crate::commands::aws::mount(
             &dirs,
             &args.aws,
@@ -43,7 +43,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
         );
     }
     check_route_free(&dirs, &found.requested_path, method, &template)?;
-    let image = build_function_image_sized(&dirs, found, args.size.mode())?;
+    let image = build_function_image_with(&dirs, found, args.size.mode(), method_shaking(args.no_method_shaking))?;
 
     let record = portkey_project::MountRecord {
         function: image.found.requested_path.clone(),
@@ -56,6 +56,10 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
         memory_mb: args.memory,
         env,
         updated_at: portkey_project::now_rfc3339(),
+        build: portkey_project::BuildSettings {
+            size: (args.size == crate::args::SizeArg::Min).then(|| "min".to_string()),
+            no_method_shaking: args.no_method_shaking,
+        },
     };
     portkey_project::upsert_mount(&dirs.root, record)?;
 

@@ -313,6 +313,59 @@ pub async fn list(clients: &Clients, project: &str) -> Result<Vec<DeployedMount>
     Ok(mounts)
 }
 
+/// Replaces the code of a deployed mount's function with a new image, leaving its settings and
+/// routing as they are. Uploads and updates only when `CodeSha256` differs; returns whether it
+/// updated.
+pub async fn update_code(
+    clients: &Clients,
+    project: &str,
+    rust_path: &str,
+    bootstrap: &std::path::Path,
+    zip: &std::path::Path,
+    code_sha256: &str,
+) -> Result<bool, AwsError> {
+    let name = names::function_name(project, rust_path);
+    let Some(current) = function::get_function(clients, &name).await? else {
+        return Err(AwsError::Image(format!(
+            "`{rust_path}` is not deployed in {} (no function {name}); mount it with `portkey mount {rust_path} <template> --target aws`",
+            clients.region()
+        )));
+    };
+    if current.code_sha256() == Some(code_sha256) {
+        return Ok(false);
+    }
+    let architecture = image::architecture(bootstrap)?;
+    let account = clients.account_id().await?;
+    let bucket = names::bucket_name(&account, clients.region());
+    let key = names::object_key(&name, code_sha256);
+    bucket::upload_once(clients, &bucket, &key, zip).await?;
+    // The settings are the function's current ones, so only the code changes.
+    let env: BTreeMap<String, String> = current
+        .environment()
+        .and_then(|environment| environment.variables())
+        .map(|variables| variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let outcome = function::ensure_function(
+        clients,
+        &FunctionSpec {
+            name: &name,
+            project,
+            description: current.description().unwrap_or_default(),
+            role_arn: current.role().unwrap_or_default(),
+            role_is_new: false,
+            bucket: &bucket,
+            key: &key,
+            code_sha256,
+            architecture,
+            memory_mb: current.memory_size().unwrap_or(128).try_into().unwrap_or(128),
+            timeout_secs: current.timeout().unwrap_or(30).try_into().unwrap_or(30),
+            env: &env,
+        },
+    )
+    .await?;
+    Ok(outcome.code_updated)
+}
+
 /// The result of a direct invocation.
 #[derive(Debug, Clone)]
 pub struct Invocation {

@@ -72,8 +72,13 @@ pub struct ReloadReport {
     pub added: Vec<String>,
     /// No longer served.
     pub removed: Vec<String>,
-    /// Served by new instances because their code or settings changed.
+    /// Served by new instances because their code or settings changed: each new instance
+    /// finished init before traffic moved to it.
     pub replaced: Vec<String>,
+    /// Their code or settings changed, but the new instance failed to start, so the old
+    /// instances keep serving.
+    #[serde(default)]
+    pub failed: Vec<SkippedMount>,
     /// Only their method or URL template changed, so their instances were kept.
     pub rerouted: Vec<String>,
     /// In `portkey.json` but not served.

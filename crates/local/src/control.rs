@@ -19,7 +19,7 @@ use portkey_project::ProjectFile;
 use serde_json::json;
 use tracing::{error, info, warn};
 
-use crate::api::{Health, MountList};
+use crate::api::{Health, MountList, SkippedMount};
 use crate::mounts;
 use crate::shared::Shared;
 
@@ -138,7 +138,23 @@ pub(crate) async fn reload(
         }
     };
     info!("reloading portkey.json");
-    Json(mounts::apply(&shared, &project)).into_response()
+    let (mut report, swaps) = mounts::apply(&shared, &project);
+    // The answer waits for each swap, so the caller learns whether the new code serves.
+    for swap in swaps {
+        match swap.task.await {
+            Ok(mounts::SwapOutcome::Swapped) => report.replaced.push(swap.function),
+            Ok(mounts::SwapOutcome::Failed(error)) => report.failed.push(SkippedMount {
+                function: swap.function,
+                error,
+            }),
+            Ok(mounts::SwapOutcome::Superseded) => {}
+            Err(join_error) => report.failed.push(SkippedMount {
+                function: swap.function,
+                error: format!("the swap task failed: {join_error}"),
+            }),
+        }
+    }
+    Json(report).into_response()
 }
 
 /// `POST /_portkey/shutdown`: returns 202, then stops the server.

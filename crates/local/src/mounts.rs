@@ -1,7 +1,9 @@
 //! The mount table: for each function of `portkey.json`, its route and the pool of its
 //! instances. Loading a project file into it computes what changed: new mounts get a pool,
-//! removed ones are retired, and mounts whose code or settings changed get a new pool while
-//! their running requests finish on the old one.
+//! removed ones are retired, and mounts whose code or settings changed get a pending pool. The
+//! pending pool starts one instance while the old pool keeps serving. Once that instance is ready,
+//! traffic moves to it and the old pool retires after its running requests finish. An instance
+//! that fails init leaves the old pool serving.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,7 +14,7 @@ use portkey_route::{Method, Template};
 use tracing::{info, warn};
 
 use crate::api::{MountStatus, ReloadReport, SkippedMount};
-use crate::instance::is_reserved_variable;
+use crate::instance::{Lifecycle, is_reserved_variable};
 use crate::pool::Pool;
 use crate::routes::{Resolution, Route, resolve};
 use crate::shared::Shared;
@@ -87,6 +89,25 @@ impl MountSpec {
 struct Mount {
     route: Route,
     pool: Arc<Pool>,
+    /// The replacement pool whose first instance is starting, when the code or settings changed.
+    pending: Option<Arc<Pool>>,
+}
+
+/// The result of moving a mount to new instances.
+#[derive(Debug)]
+pub(crate) enum SwapOutcome {
+    /// The new instance is ready and serves the mount.
+    Swapped,
+    /// The new instance failed to start, and the old one keeps serving. The message gives the cause.
+    Failed(String),
+    /// A later reload replaced this swap before it finished.
+    Superseded,
+}
+
+/// A swap in progress: the function and the task that finishes it.
+pub(crate) struct Swap {
+    pub function: String,
+    pub task: tokio::task::JoinHandle<SwapOutcome>,
 }
 
 /// The mounts one server serves.
@@ -163,7 +184,7 @@ impl MountTable {
 
 /// Makes the server serve exactly the mounts of `project`, and reports what changed. New
 /// pools start one instance each right away, so the first request finds it warm.
-pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> ReloadReport {
+pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> (ReloadReport, Vec<Swap>) {
     let mut report = ReloadReport::default();
     let mut specs = BTreeMap::new();
     for record in &project.mounts {
@@ -183,6 +204,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> ReloadReport
 
     let mut retired = Vec::new();
     let mut started = Vec::new();
+    let mut pending = Vec::new();
     {
         let mut table = shared.mounts_mut();
         let mut previous = std::mem::take(&mut table.mounts);
@@ -193,23 +215,38 @@ pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> ReloadReport
                     if old.route.method != route.method || old.route.template != route.template {
                         report.rerouted.push(function.clone());
                     }
+                    // The change was undone before its swap finished.
+                    retired.extend(old.pending);
                     Mount {
                         route,
                         pool: old.pool,
+                        pending: None,
                     }
                 }
+                Some(old) if old.pending.as_ref().is_some_and(|p| p.spec.same_instances(&spec)) => Mount {
+                    route,
+                    pool: old.pool,
+                    pending: old.pending,
+                },
                 Some(old) => {
-                    report.replaced.push(function.clone());
-                    retired.push(old.pool);
+                    retired.extend(old.pending);
                     let pool = new_pool(shared, spec);
-                    started.push(pool.clone());
-                    Mount { route, pool }
+                    pending.push((function.clone(), pool.clone()));
+                    Mount {
+                        route,
+                        pool: old.pool,
+                        pending: Some(pool),
+                    }
                 }
                 None => {
                     report.added.push(function.clone());
                     let pool = new_pool(shared, spec);
                     started.push(pool.clone());
-                    Mount { route, pool }
+                    Mount {
+                        route,
+                        pool,
+                        pending: None,
+                    }
                 }
             };
             table.mounts.insert(function, mount);
@@ -217,6 +254,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> ReloadReport
         for (function, old) in previous {
             report.removed.push(function);
             retired.push(old.pool);
+            retired.extend(old.pending);
         }
         table.routes = table
             .mounts
@@ -233,15 +271,85 @@ pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> ReloadReport
     for pool in started {
         pool.spawn_warm(shared);
     }
+    let swaps: Vec<Swap> = pending
+        .into_iter()
+        .map(|(function, pool)| Swap {
+            task: tokio::spawn(finish_swap(shared.clone(), function.clone(), pool)),
+            function,
+        })
+        .collect();
     info!(
         added = ?report.added,
         removed = ?report.removed,
         replaced = ?report.replaced,
         rerouted = ?report.rerouted,
         skipped = report.skipped.len(),
+        swapping = swaps.len(),
         "mounts loaded"
     );
-    report
+    (report, swaps)
+}
+
+/// Starts the pending pool's first instance and, once it is ready, moves the mount to it and
+/// retires the old pool. On failure, the pending pool is dropped and the old one keeps serving.
+async fn finish_swap(shared: Arc<Shared>, function: String, pool: Arc<Pool>) -> SwapOutcome {
+    let ready = match pool.spawn_warm(&shared) {
+        None => Err(format!("the bootstrap of `{function}` could not be started")),
+        Some(instance) => {
+            let mut lifecycle = instance.lifecycle();
+            let init_timeout = shared.config.init_timeout;
+            match tokio::time::timeout(init_timeout, lifecycle.wait_for(|state| *state != Lifecycle::Starting)).await {
+                Err(_) => {
+                    instance.kill("its init did not finish in time");
+                    Err(format!("the new bootstrap of `{function}` did not finish init within {init_timeout:?}"))
+                }
+                Ok(Err(_)) => Err(format!("the new bootstrap of `{function}` exited during init")),
+                Ok(Ok(state)) => match state.clone() {
+                    Lifecycle::Ready => Ok(()),
+                    Lifecycle::InitFailed(failure) => Err(format!(
+                        "the new bootstrap of `{function}` failed init: {}: {}",
+                        failure.error_type, failure.message
+                    )),
+                    Lifecycle::Starting | Lifecycle::Exited => {
+                        Err(format!("the new bootstrap of `{function}` exited during init"))
+                    }
+                },
+            }
+        }
+    };
+
+    let retired = {
+        let mut table = shared.mounts_mut();
+        let Some(mount) = table.mounts.get_mut(&function) else {
+            drop(table);
+            pool.retire("its mount was removed before it started");
+            return SwapOutcome::Superseded;
+        };
+        if !mount.pending.as_ref().is_some_and(|pending| Arc::ptr_eq(pending, &pool)) {
+            drop(table);
+            pool.retire("a later reload replaced it before it started");
+            return SwapOutcome::Superseded;
+        }
+        mount.pending = None;
+        match &ready {
+            Ok(()) => Some(std::mem::replace(&mut mount.pool, pool.clone())),
+            Err(_) => None,
+        }
+    };
+    match ready {
+        Ok(()) => {
+            info!(function = %function, "the new instance is ready; traffic moved to it");
+            if let Some(old) = retired {
+                old.retire("its mount now runs new code or settings");
+            }
+            SwapOutcome::Swapped
+        }
+        Err(message) => {
+            warn!(function = %function, "keeping the old instances: {message}");
+            pool.retire("it failed to start");
+            SwapOutcome::Failed(message)
+        }
+    }
 }
 
 /// Logs each route key that more than one mount uses; the first function by name serves it.

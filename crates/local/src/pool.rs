@@ -199,13 +199,14 @@ impl Pool {
         }
     }
 
-    /// Starts an instance that no request has claimed, so the next request finds it ready.
-    /// Does nothing when the pool is retired or at its maximum.
-    pub fn spawn_warm(self: &Arc<Self>, shared: &Arc<Shared>) {
+    /// Starts an instance that no request has claimed, so the next request finds it ready, and
+    /// returns it. Returns `None` when the pool is retired or at its maximum, or when the process
+    /// could not be started.
+    pub fn spawn_warm(self: &Arc<Self>, shared: &Arc<Shared>) -> Option<Arc<Instance>> {
         let instance = {
             let mut state = self.state();
             if state.retired || state.live >= self.max_instances {
-                return;
+                return None;
             }
             state.live += 1;
             let instance = Instance::new(shared, self);
@@ -216,7 +217,9 @@ impl Pool {
         if let Err(message) = instance.start(shared, &self.spec, self) {
             error!(function = %self.spec.record.function, "{message}");
             self.forget_unstarted(&instance);
+            return None;
         }
+        Some(instance)
     }
 
     /// Undoes the bookkeeping of an instance whose process could not be started.

@@ -63,7 +63,8 @@ async fn run(config: ServerConfig, project: ProjectFile) -> Result<(), LocalErro
     let runtime_api = runtime_listener.local_addr().map_err(serve_error)?;
 
     let shared = Shared::new(config.clone(), gateway_port, runtime_api);
-    mounts::apply(&shared, &project);
+    // At start-up no mount has old instances, so nothing is swapped.
+    let _ = mounts::apply(&shared, &project);
 
     let gateway_task = tokio::spawn(connection::serve(
         gateway_listener,

@@ -118,6 +118,29 @@ pub struct MountRecord {
     pub env: BTreeMap<String, String>,
     /// When the mount was last written, RFC 3339 in UTC.
     pub updated_at: String,
+    /// How the image was built, so that a rebuild (`portkey dev`, `portkey up`) builds it the
+    /// same way.
+    #[serde(default, skip_serializing_if = "BuildSettings::is_default")]
+    pub build: BuildSettings,
+}
+
+/// The build options of a mount's image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSettings {
+    /// The size mode, `min`; `None` for the default mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// Whether method-level shaking was turned off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_method_shaking: bool,
+}
+
+impl BuildSettings {
+    /// Tells whether these are the default settings, which the project file leaves out.
+    pub fn is_default(&self) -> bool {
+        self == &BuildSettings::default()
+    }
 }
 
 fn default_timeout_secs() -> u32 {
@@ -207,6 +230,7 @@ impl MountRecord {
             memory_mb: DEFAULT_MEMORY_MB,
             env: BTreeMap::new(),
             updated_at: now_rfc3339(),
+            build: BuildSettings::default(),
         }
     }
 
