@@ -42,6 +42,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Unmount(args) => commands::local::run_unmount(args),
         Command::Invoke(args) => commands::aws::run_invoke(args),
         Command::Policy => commands::aws::run_policy(),
+        Command::Dev(args) => commands::dev::run_dev(args),
         Command::Up(args) => commands::local::run_up(args),
         Command::Down(args) => commands::local::run_down(args),
         Command::Serve(args) => commands::local::run_serve(args),
@@ -64,11 +65,29 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTKEY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|metadata| !may_hold_credentials(metadata)));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// Whether an event may print credentials, so that it never reaches the log whatever
+/// `PORTKEY_LOG` asks for. In aws-smithy-runtime 1.11 the orchestrator's endpoint and auth
+/// events print the resolved identity, access key ID included, at debug and trace level. Other
+/// trace-level events of the AWS crates are dropped too, in case a later version adds one.
+fn may_hold_credentials(metadata: &tracing::Metadata<'_>) -> bool {
+    let target = metadata.target();
+    let orchestrator = target.starts_with("aws_smithy_runtime::client::orchestrator::endpoints")
+        || target.starts_with("aws_smithy_runtime::client::orchestrator::auth");
+    let below_info = *metadata.level() > tracing::Level::INFO;
+    let trace = *metadata.level() == tracing::Level::TRACE;
+    (orchestrator && below_info) || (trace && target.starts_with("aws_"))
 }

@@ -143,6 +143,44 @@ fn panic_gives_500_and_next_call_is_served() {
 }
 
 #[test]
+fn panic_storm_loses_no_call() {
+    // 1,000 calls from 4 clients, of which every tenth divides by zero: each panic is a 500
+    // naming it, every other call gets its quotient, and none is lost.
+    let _fixture = Fixture::take(manifest());
+    let url = mount(&["hello::divide", "/divide?a={a}&b={b}"]);
+    let url = std::sync::Arc::new(url);
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut outcomes = (0, 0);
+                for call in (client..1000).step_by(4) {
+                    let a = 1000 + call as i64;
+                    let b = if call % 10 == 0 { 0 } else { (call % 7 + 1) as i64 };
+                    let reply = curl("GET", &url.replace("{a}", &a.to_string()).replace("{b}", &b.to_string()), None);
+                    if b == 0 {
+                        assert_eq!(reply.status, 500, "call {call}: {}", reply.body);
+                        assert!(reply.body.contains("divide by zero"), "call {call}: {}", reply.body);
+                        outcomes.1 += 1;
+                    } else {
+                        assert_eq!((reply.status, reply.body.as_str()), (200, (a / b).to_string().as_str()), "call {call}");
+                        outcomes.0 += 1;
+                    }
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let (mut answered, mut panicked) = (0, 0);
+    for client in clients {
+        let (ok, failed) = client.join().expect("a client thread");
+        answered += ok;
+        panicked += failed;
+    }
+    assert_eq!((answered, panicked), (900, 100));
+}
+
+#[test]
 fn shake_json_reports_kept_and_removed() {
     let _fixture = Fixture::take(manifest());
     let output = portkey(&["shake", "--fn", "hello::flatter", "--json"]);

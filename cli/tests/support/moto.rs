@@ -3,6 +3,9 @@
 //! when the test ends. The environment it hands out points every AWS client at it, so nothing a
 //! test does can reach real AWS.
 
+// Each test binary that includes this module uses only part of it.
+#![allow(dead_code)]
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -2,11 +2,19 @@
 //! as routes to a Lambda proxy integration (payload 2.0), with a `$default` stage that deploys
 //! automatically.
 
+use aws_config::retry::RetryConfig;
 use aws_sdk_apigatewayv2::types::{IntegrationType, ProtocolType};
 
 use crate::config::Clients;
 use crate::error::{AwsError, code_of};
 use crate::names::PROJECT_TAG;
+use crate::once::create_once;
+
+/// A per-call configuration that turns the SDK's retries off, for creates that `create_once`
+/// retries itself.
+fn no_sdk_retries() -> aws_sdk_apigatewayv2::config::Builder {
+    aws_sdk_apigatewayv2::config::Builder::default().retry_config(RetryConfig::disabled())
+}
 
 /// The HTTP API of a project.
 #[derive(Debug, Clone)]
@@ -68,20 +76,28 @@ pub(crate) async fn ensure_api(clients: &Clients, name: &str, project: &str) -> 
         Some(api) => api,
         None => {
             let action = format!("creating the HTTP API {name}");
-            let created = clients
-                .api
-                .create_api()
-                .name(name)
-                .protocol_type(ProtocolType::Http)
-                .description("Routes of the functions mounted by portkey.")
-                .tags(PROJECT_TAG, project)
-                .send()
-                .await
-                .map_err(|error| AwsError::call(&action, error))?;
+            let create = || async {
+                let created = clients
+                    .api
+                    .create_api()
+                    .name(name)
+                    .protocol_type(ProtocolType::Http)
+                    .description("Routes of the functions mounted by portkey.")
+                    .tags(PROJECT_TAG, project)
+                    .customize()
+                    .config_override(no_sdk_retries())
+                    .send()
+                    .await?;
+                Ok((created.api_id, created.api_endpoint))
+            };
+            let find = || async {
+                let found = find_api(clients, name).await?;
+                Ok(found.map(|api| (Some(api.id), Some(api.endpoint))))
+            };
+            let (id, endpoint) = create_once(clients, &action, create, find).await?;
             HttpApi {
-                id: created.api_id.ok_or_else(|| AwsError::missing(&action, "ApiId"))?,
-                endpoint: created
-                    .api_endpoint
+                id: id.ok_or_else(|| AwsError::missing(&action, "ApiId"))?,
+                endpoint: endpoint
                     .ok_or_else(|| AwsError::missing(&action, "ApiEndpoint"))?
                     .trim_end_matches('/')
                     .to_string(),
@@ -103,16 +119,13 @@ async fn ensure_default_stage(clients: &Clients, api_id: &str) -> Result<(), Aws
     if stages.items().iter().any(|stage| stage.stage_name() == Some("$default")) {
         return Ok(());
     }
-    clients
-        .api
-        .create_stage()
-        .api_id(api_id)
-        .stage_name("$default")
-        .auto_deploy(true)
-        .send()
-        .await
-        .map_err(|error| AwsError::call(format!("creating the $default stage of the HTTP API {api_id}"), error))?;
-    Ok(())
+    let result = clients.api.create_stage().api_id(api_id).stage_name("$default").auto_deploy(true).send().await;
+    match result {
+        Ok(_) => Ok(()),
+        // A retry after a lost response finds the stage that the first attempt created.
+        Err(error) if code_of(&error) == Some("ConflictException") => Ok(()),
+        Err(error) => Err(AwsError::call(format!("creating the $default stage of the HTTP API {api_id}"), error)),
+    }
 }
 
 /// Lists every route of the API.
@@ -173,30 +186,48 @@ pub(crate) async fn integrations(clients: &Clients, api_id: &str) -> Result<Vec<
 /// Creates a Lambda proxy integration (payload 2.0) for `function_arn`.
 pub(crate) async fn create_integration(clients: &Clients, api_id: &str, function_arn: &str) -> Result<String, AwsError> {
     let action = format!("connecting the HTTP API {api_id} to {function_arn}");
-    let created = clients
-        .api
-        .create_integration()
-        .api_id(api_id)
-        .integration_type(IntegrationType::AwsProxy)
-        .integration_uri(function_arn)
-        .payload_format_version("2.0")
-        .send()
-        .await
-        .map_err(|error| AwsError::call(&action, error))?;
-    created.integration_id.ok_or_else(|| AwsError::missing(&action, "IntegrationId"))
+    let create = || async {
+        let created = clients
+            .api
+            .create_integration()
+            .api_id(api_id)
+            .integration_type(IntegrationType::AwsProxy)
+            .integration_uri(function_arn)
+            .payload_format_version("2.0")
+            .customize()
+            .config_override(no_sdk_retries())
+            .send()
+            .await?;
+        Ok(created.integration_id)
+    };
+    let find = || async {
+        let found = integrations(clients, api_id).await?;
+        Ok(found.into_iter().find(|integration| integration.uri == function_arn).map(|integration| Some(integration.id)))
+    };
+    create_once(clients, &action, create, find).await?.ok_or_else(|| AwsError::missing(&action, "IntegrationId"))
 }
 
 pub(crate) async fn create_route(clients: &Clients, api_id: &str, key: &str, integration: &str) -> Result<(), AwsError> {
-    clients
-        .api
-        .create_route()
-        .api_id(api_id)
-        .route_key(key)
-        .target(format!("integrations/{integration}"))
-        .send()
-        .await
-        .map_err(|error| AwsError::call(format!("creating the route {key} on the HTTP API {api_id}"), error))?;
-    Ok(())
+    let action = format!("creating the route {key} on the HTTP API {api_id}");
+    let target = format!("integrations/{integration}");
+    let create = || async {
+        clients
+            .api
+            .create_route()
+            .api_id(api_id)
+            .route_key(key)
+            .target(&target)
+            .customize()
+            .config_override(no_sdk_retries())
+            .send()
+            .await?;
+        Ok(())
+    };
+    let find = || async {
+        let found = routes(clients, api_id).await?;
+        Ok(found.iter().any(|route| route.key == key && route.integration.as_deref() == Some(integration)).then_some(()))
+    };
+    create_once(clients, &action, create, find).await
 }
 
 pub(crate) async fn retarget_route(clients: &Clients, api_id: &str, route: &ApiRoute, integration: &str) -> Result<(), AwsError> {
@@ -208,7 +239,7 @@ pub(crate) async fn retarget_route(clients: &Clients, api_id: &str, route: &ApiR
         .target(format!("integrations/{integration}"))
         .send()
         .await
-        .map_err(|error| AwsError::call(format!("pointing the route {} at integration {integration}", route.key), error))?;
+        .map_err(|error| AwsError::call(format!("pointing the route {} of the HTTP API at integration {integration}", route.key), error))?;
     Ok(())
 }
 

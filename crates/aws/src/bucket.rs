@@ -1,6 +1,7 @@
 //! The code bucket: one per account and region, created when missing with public access blocked
-//! and default encryption on. Objects are addressed by content hash, so existing code is never
-//! uploaded again.
+//! and default encryption on. An existing bucket is checked for both settings, so a run that
+//! stopped right after creating it is completed by the next. Objects are addressed by content
+//! hash, so existing code is never uploaded again.
 
 use std::path::Path;
 
@@ -11,12 +12,13 @@ use aws_sdk_s3::types::{
 };
 
 use crate::config::Clients;
-use crate::error::AwsError;
+use crate::error::{AwsError, code_of};
 
-/// Makes sure the bucket exists, creating it with public access blocked and encryption on.
+/// Makes sure the bucket exists with public access blocked and encryption on, creating it and
+/// applying each setting that is missing.
 pub(crate) async fn ensure_bucket(clients: &Clients, bucket: &str) -> Result<(), AwsError> {
     match clients.s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => return Ok(()),
+        Ok(_) => return ensure_settings(clients, bucket).await,
         Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {}
         Err(error) => {
             let status = error.raw_response().map(|response| response.status().as_u16());
@@ -40,8 +42,42 @@ pub(crate) async fn ensure_bucket(clients: &Clients, bucket: &str) -> Result<(),
                 .build(),
         );
     }
-    create.send().await.map_err(|error| AwsError::call(&action, error))?;
+    match create.send().await {
+        Ok(_) => {}
+        // A retry after a lost response: the first attempt created the bucket.
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+        Err(error) => return Err(AwsError::call(&action, error)),
+    }
+    block_public_access(clients, bucket).await?;
+    encrypt_by_default(clients, bucket).await
+}
 
+/// Applies whichever of the two settings the existing bucket lacks.
+async fn ensure_settings(clients: &Clients, bucket: &str) -> Result<(), AwsError> {
+    let blocked = match clients.s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(output) => output.public_access_block_configuration().is_some_and(|block| {
+            [block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()]
+                .iter()
+                .all(|setting| *setting == Some(true))
+        }),
+        Err(error) if code_of(&error) == Some("NoSuchPublicAccessBlockConfiguration") => false,
+        Err(error) => return Err(AwsError::call(format!("reading the public access block of the S3 bucket {bucket}"), error)),
+    };
+    if !blocked {
+        block_public_access(clients, bucket).await?;
+    }
+    let encrypted = match clients.s3.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(output) => output.server_side_encryption_configuration().is_some_and(|configuration| !configuration.rules().is_empty()),
+        Err(error) if code_of(&error) == Some("ServerSideEncryptionConfigurationNotFoundError") => false,
+        Err(error) => return Err(AwsError::call(format!("reading the encryption settings of the S3 bucket {bucket}"), error)),
+    };
+    if !encrypted {
+        encrypt_by_default(clients, bucket).await?;
+    }
+    Ok(())
+}
+
+async fn block_public_access(clients: &Clients, bucket: &str) -> Result<(), AwsError> {
     let block = PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .ignore_public_acls(true)
@@ -55,8 +91,11 @@ pub(crate) async fn ensure_bucket(clients: &Clients, bucket: &str) -> Result<(),
         .public_access_block_configuration(block)
         .send()
         .await
-        .map_err(|error| AwsError::call(format!("blocking public access to {bucket}"), error))?;
+        .map_err(|error| AwsError::call(format!("blocking public access to the S3 bucket {bucket}"), error))?;
+    Ok(())
+}
 
+async fn encrypt_by_default(clients: &Clients, bucket: &str) -> Result<(), AwsError> {
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::Aes256)
         .build()
@@ -72,7 +111,7 @@ pub(crate) async fn ensure_bucket(clients: &Clients, bucket: &str) -> Result<(),
         .server_side_encryption_configuration(encryption)
         .send()
         .await
-        .map_err(|error| AwsError::call(format!("turning on encryption of {bucket}"), error))?;
+        .map_err(|error| AwsError::call(format!("turning on default encryption of the S3 bucket {bucket}"), error))?;
     Ok(())
 }
 

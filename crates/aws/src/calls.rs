@@ -10,10 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
 
 /// The environment variable naming a file every AWS call is appended to.
 pub const CALL_LOG_ENV: &str = "PORTKEY_AWS_CALL_LOG";
@@ -108,6 +112,49 @@ impl Intercept for Recorder {
         }
         Ok(())
     }
+
+    // The SDK retries on its own; these two hooks make each failed attempt and each retry
+    // visible at info level, with the call and the attempt number.
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Err(error)) = context.output_or_error() else {
+            return Ok(());
+        };
+        let attempt = cfg.load::<RequestAttempts>().map(|attempts| attempts.attempts()).unwrap_or(1);
+        let status = context.response().map(|response| response.status().as_u16());
+        let error = DisplayErrorContext(error);
+        // A 4xx other than 429 is an answer (a missing resource, a conflict) that the caller
+        // handles, not a failure worth reporting by default.
+        if status.is_some_and(|status| (400..500).contains(&status) && status != 429) {
+            tracing::debug!(call = %call_name(cfg), attempt, status, error = %error, "AWS call attempt returned an error");
+            return Ok(());
+        }
+        tracing::info!(call = %call_name(cfg), attempt, status, error = %error, "AWS call attempt failed");
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map(|attempts| attempts.attempts()).unwrap_or(1);
+        if attempt > 1 {
+            tracing::info!(call = %call_name(cfg), attempt, max_attempts = crate::config::MAX_ATTEMPTS, "retrying AWS call");
+        }
+        Ok(())
+    }
+}
+
+fn call_name(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>()
+        .map(|metadata| format!("{}:{}", metadata.service(), metadata.name()))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 #[cfg(test)]

@@ -1,7 +1,13 @@
 //! Connecting to AWS: the standard configuration chain (environment, profiles, SSO, `--profile`,
 //! `--region`), `AWS_ENDPOINT_URL` and its per-service forms, and one client per service, each
-//! with the call recorder attached.
+//! with the call recorder attached. Every client retries transient failures (5xx, throttling,
+//! connection errors, timeouts) a bounded number of times with jittered exponential backoff, and
+//! gives up on an attempt that hangs.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
 use crate::calls::{CallLog, Recorder};
@@ -16,6 +22,28 @@ pub struct AwsOptions {
     pub region: Option<String>,
 }
 
+/// Attempts per AWS call, the first included. The SDK's standard mode sleeps a random time up to
+/// `initial × 2^(attempt - 1)`, capped at `MAX_BACKOFF`, between attempts.
+pub const MAX_ATTEMPTS: u32 = 5;
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The first retry delay unless `PORTKEY_AWS_RETRY_INITIAL_BACKOFF_MS` sets another.
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The environment variable that sets the first retry delay of AWS calls, in milliseconds.
+pub const INITIAL_BACKOFF_ENV: &str = "PORTKEY_AWS_RETRY_INITIAL_BACKOFF_MS";
+
+/// The time to open a connection to an AWS endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The time one attempt of a call may take, upload included, unless
+/// `PORTKEY_AWS_ATTEMPT_TIMEOUT_SECS` sets another.
+// NOTE: sized for zips of a few MB; an image of tens of MB on a slow uplink needs the variable.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The environment variable that sets the per-attempt timeout of AWS calls, in whole seconds.
+pub const ATTEMPT_TIMEOUT_ENV: &str = "PORTKEY_AWS_ATTEMPT_TIMEOUT_SECS";
+
 /// The service clients of one command.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -26,13 +54,24 @@ pub struct Clients {
     pub(crate) sts: aws_sdk_sts::Client,
     region: String,
     log: CallLog,
+    /// The first delay of every retry loop, the SDK's and portkey's own.
+    pub(crate) initial_backoff: Duration,
 }
 
 impl Clients {
     /// Loads the configuration and builds the clients. Fails when no region can be found: portkey
     /// never guesses one, because resources would end up where the user does not look.
     pub async fn connect(options: &AwsOptions) -> Result<Clients, AwsError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let initial_backoff = initial_backoff()?;
+        let retry = RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(initial_backoff)
+            .with_max_backoff(MAX_BACKOFF);
+        let timeout = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(attempt_timeout()?)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeout);
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
@@ -64,6 +103,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&sdk).interceptor(recorder()).build()),
             region,
             log,
+            initial_backoff,
         })
     }
 
@@ -87,5 +127,32 @@ impl Clients {
             .await
             .map_err(|error| AwsError::call(action, error))?;
         identity.account.ok_or_else(|| AwsError::missing(action, "Account"))
+    }
+}
+
+/// Reads the per-attempt timeout from `PORTKEY_AWS_ATTEMPT_TIMEOUT_SECS`, or returns the default.
+fn attempt_timeout() -> Result<Duration, AwsError> {
+    let seconds = positive_setting(ATTEMPT_TIMEOUT_ENV, "seconds", DEFAULT_ATTEMPT_TIMEOUT.as_secs())?;
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Reads the first retry delay from `PORTKEY_AWS_RETRY_INITIAL_BACKOFF_MS`, or returns the default.
+fn initial_backoff() -> Result<Duration, AwsError> {
+    let millis = positive_setting(INITIAL_BACKOFF_ENV, "milliseconds", DEFAULT_INITIAL_BACKOFF.as_millis() as u64)?;
+    Ok(Duration::from_millis(millis))
+}
+
+/// Reads a whole number above 0 from the environment variable `name`, or returns `default`.
+fn positive_setting(name: &str, unit: &str, default: u64) -> Result<u64, AwsError> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(default);
+    };
+    let text = value.to_string_lossy();
+    match text.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(AwsError::Setting(format!(
+            "{name} is {text:?}, which is not a whole number of {unit} above 0; \
+             set it to one or unset it for the default of {default} {unit}"
+        ))),
     }
 }

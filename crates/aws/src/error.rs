@@ -42,6 +42,10 @@ pub enum AwsError {
         status: String,
     },
 
+    /// An environment setting of the AWS backend has an invalid value.
+    #[error("{0}")]
+    Setting(String),
+
     /// The image cannot be deployed as it is.
     #[error("{0}")]
     Image(String),

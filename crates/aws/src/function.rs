@@ -9,6 +9,10 @@ use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionConfiguration, FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
 };
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::backoff::Backoff;
 use crate::config::Clients;
 use crate::error::{AwsError, code_of, message_of};
@@ -52,15 +56,22 @@ pub(crate) async fn get_function(clients: &Clients, name: &str) -> Result<Option
 /// Creates the function or brings it in line with `spec`, making write calls only for what
 /// differs.
 pub(crate) async fn ensure_function(clients: &Clients, spec: &FunctionSpec<'_>) -> Result<FunctionOutcome, AwsError> {
-    let Some(current) = get_function(clients, spec.name).await? else {
-        let arn = create_function(clients, spec).await?;
-        wait_settled(clients, spec.name).await?;
-        return Ok(FunctionOutcome {
-            arn,
-            created: true,
-            code_updated: false,
-            settings_updated: false,
-        });
+    let current = match get_function(clients, spec.name).await? {
+        Some(current) => current,
+        None => {
+            if let Some(arn) = create_function(clients, spec).await? {
+                wait_settled(clients, spec.name).await?;
+                return Ok(FunctionOutcome {
+                    arn,
+                    created: true,
+                    code_updated: false,
+                    settings_updated: false,
+                });
+            }
+            // An attempt whose response was lost created it: compare it like any existing one.
+            let action = format!("reading the Lambda function {}", spec.name);
+            get_function(clients, spec.name).await?.ok_or_else(|| AwsError::missing(action, "Configuration"))?
+        }
     };
     let arn = current
         .function_arn()
@@ -72,34 +83,40 @@ pub(crate) async fn ensure_function(clients: &Clients, spec: &FunctionSpec<'_>) 
     if code_differs {
         // A function still settling from an earlier command rejects updates.
         wait_settled(clients, spec.name).await?;
-        clients
-            .lambda
-            .update_function_code()
-            .function_name(spec.name)
-            .s3_bucket(spec.bucket)
-            .s3_key(spec.key)
-            .architectures(spec.architecture.clone())
-            .send()
-            .await
-            .map_err(|error| AwsError::call(format!("updating the code of {}", spec.name), error))?;
+        let action = format!("updating the code of {}", spec.name);
+        write_when_settled(clients, spec.name, &action, || {
+            clients
+                .lambda
+                .update_function_code()
+                .function_name(spec.name)
+                .s3_bucket(spec.bucket)
+                .s3_key(spec.key)
+                .architectures(spec.architecture.clone())
+                .send()
+        })
+        .await?
+        .found(spec.name, &action)?;
         wait_settled(clients, spec.name).await?;
     }
 
     let settings_differ = settings_differ(&current, spec);
     if settings_differ {
         wait_settled(clients, spec.name).await?;
-        clients
-            .lambda
-            .update_function_configuration()
-            .function_name(spec.name)
-            .description(spec.description)
-            .role(spec.role_arn)
-            .memory_size(spec.memory_mb as i32)
-            .timeout(spec.timeout_secs as i32)
-            .environment(environment(spec.env))
-            .send()
-            .await
-            .map_err(|error| AwsError::call(format!("updating the settings of {}", spec.name), error))?;
+        let action = format!("updating the settings of {}", spec.name);
+        write_when_settled(clients, spec.name, &action, || {
+            clients
+                .lambda
+                .update_function_configuration()
+                .function_name(spec.name)
+                .description(spec.description)
+                .role(spec.role_arn)
+                .memory_size(spec.memory_mb as i32)
+                .timeout(spec.timeout_secs as i32)
+                .environment(environment(spec.env))
+                .send()
+        })
+        .await?
+        .found(spec.name, &action)?;
         wait_settled(clients, spec.name).await?;
     }
     Ok(FunctionOutcome {
@@ -129,7 +146,9 @@ fn environment(env: &BTreeMap<String, String>) -> Environment {
 }
 
 /// Creates the function, retrying while a role created moments ago cannot be assumed yet.
-async fn create_function(clients: &Clients, spec: &FunctionSpec<'_>) -> Result<String, AwsError> {
+/// Returns its ARN, or `None` when the function already exists (an earlier attempt whose response
+/// was lost created it).
+async fn create_function(clients: &Clients, spec: &FunctionSpec<'_>) -> Result<Option<String>, AwsError> {
     let action = format!("creating the Lambda function {}", spec.name);
     let limit = if spec.role_is_new { Duration::from_secs(90) } else { Duration::from_secs(20) };
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8), limit);
@@ -152,7 +171,11 @@ async fn create_function(clients: &Clients, spec: &FunctionSpec<'_>) -> Result<S
             .send()
             .await;
         match result {
-            Ok(output) => return output.function_arn.ok_or_else(|| AwsError::missing(&action, "FunctionArn")),
+            Ok(output) => return output.function_arn.map(Some).ok_or_else(|| AwsError::missing(&action, "FunctionArn")),
+            Err(error) if code_of(&error) == Some("ResourceConflictException") => {
+                tracing::info!(function = spec.name, "the function already exists; an earlier attempt created it");
+                return Ok(None);
+            }
             Err(error) if role_not_ready(&error) && backoff.wait().await => {
                 tracing::info!(function = spec.name, "the execution role is not assumable yet; retrying");
             }
@@ -160,6 +183,66 @@ async fn create_function(clients: &Clients, spec: &FunctionSpec<'_>) -> Result<S
         }
     }
 }
+
+/// The outcome of a Lambda write that may repeat one whose response was lost.
+enum Written<T> {
+    /// The write succeeded now.
+    Done(T),
+    /// Lambda answered that the resource already exists.
+    AlreadyExists,
+    /// Lambda answered `ResourceNotFoundException`.
+    NotFound,
+}
+
+impl<T> Written<T> {
+    /// Turns `NotFound` into an error for writes that need the function to exist.
+    fn found(self, name: &str, action: &str) -> Result<Written<T>, AwsError> {
+        match self {
+            Written::NotFound => Err(AwsError::Image(format!(
+                "{action} failed: the Lambda function {name} no longer exists; rerun the command to create it again"
+            ))),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Runs a Lambda write on function `name`. While Lambda answers `ResourceConflictException`
+/// because an update of the function is in progress, it waits for the function to settle and
+/// tries again, for up to `CONFLICT_LIMIT`. A conflict whose message says the resource already
+/// exists, and a missing resource, are returned for the caller to judge: after a lost response
+/// they mean an earlier attempt already did the work.
+async fn write_when_settled<T, E, F, Fut>(clients: &Clients, name: &str, action: &str, mut call: F) -> Result<Written<T>, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut backoff = Backoff::new(clients.initial_backoff, Duration::from_secs(4), CONFLICT_LIMIT);
+    loop {
+        let error = match call().await {
+            Ok(output) => return Ok(Written::Done(output)),
+            Err(error) => error,
+        };
+        if code_of(&error) == Some("ResourceNotFoundException") {
+            return Ok(Written::NotFound);
+        }
+        if code_of(&error) != Some("ResourceConflictException") {
+            return Err(AwsError::call(action, error));
+        }
+        if message_of(&error).is_some_and(|message| message.contains("already exist")) {
+            tracing::info!(function = name, action, "the resource already exists; an earlier attempt created it");
+            return Ok(Written::AlreadyExists);
+        }
+        if !backoff.wait().await {
+            return Err(AwsError::call(action, error));
+        }
+        tracing::info!(function = name, action, "Lambda reports an update in progress; retrying once the function settles");
+        wait_settled(clients, name).await?;
+    }
+}
+
+/// How long a Lambda write keeps retrying while the function reports an update in progress.
+const CONFLICT_LIMIT: Duration = Duration::from_secs(120);
 
 /// Tells whether CreateFunction failed because IAM has not yet propagated the role.
 fn role_not_ready<R>(error: &aws_smithy_runtime_api::client::result::SdkError<aws_sdk_lambda::operation::create_function::CreateFunctionError, R>) -> bool {
@@ -208,11 +291,9 @@ pub(crate) async fn wait_settled(clients: &Clients, name: &str) -> Result<(), Aw
 /// Deletes the function (its URL and resource policy go with it). Returns false when there was
 /// none.
 pub(crate) async fn delete_function(clients: &Clients, name: &str) -> Result<bool, AwsError> {
-    match clients.lambda.delete_function().function_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(error) if code_of(&error) == Some("ResourceNotFoundException") => Ok(false),
-        Err(error) => Err(AwsError::call(format!("deleting the Lambda function {name}"), error)),
-    }
+    let action = format!("deleting the Lambda function {name}");
+    let written = write_when_settled(clients, name, &action, || clients.lambda.delete_function().function_name(name).send()).await?;
+    Ok(!matches!(written, Written::NotFound))
 }
 
 /// Every function of the project: the ones whose name has the project's prefix.
@@ -260,26 +341,30 @@ pub(crate) async fn policy_statement_ids(clients: &Clients, name: &str) -> Resul
 
 /// Removes one statement of the function's resource policy; a missing one is not an error.
 pub(crate) async fn remove_statement(clients: &Clients, name: &str, statement_id: &str) -> Result<(), AwsError> {
-    match clients.lambda.remove_permission().function_name(name).statement_id(statement_id).send().await {
-        Ok(_) => Ok(()),
-        Err(error) if code_of(&error) == Some("ResourceNotFoundException") => Ok(()),
-        Err(error) => Err(AwsError::call(format!("removing the permission {statement_id} of {name}"), error)),
-    }
+    let action = format!("removing the permission {statement_id} of {name}");
+    write_when_settled(clients, name, &action, || {
+        clients.lambda.remove_permission().function_name(name).statement_id(statement_id).send()
+    })
+    .await?;
+    Ok(())
 }
 
 /// Lets an HTTP API invoke the function, scoped to that API's ARN.
 pub(crate) async fn allow_api(clients: &Clients, name: &str, statement_id: &str, source_arn: &str) -> Result<(), AwsError> {
-    clients
-        .lambda
-        .add_permission()
-        .function_name(name)
-        .statement_id(statement_id)
-        .action("lambda:InvokeFunction")
-        .principal("apigateway.amazonaws.com")
-        .source_arn(source_arn)
-        .send()
-        .await
-        .map_err(|error| AwsError::call(format!("letting {source_arn} invoke {name}"), error))?;
+    let action = format!("letting {source_arn} invoke {name}");
+    write_when_settled(clients, name, &action, || {
+        clients
+            .lambda
+            .add_permission()
+            .function_name(name)
+            .statement_id(statement_id)
+            .action("lambda:InvokeFunction")
+            .principal("apigateway.amazonaws.com")
+            .source_arn(source_arn)
+            .send()
+    })
+    .await?
+    .found(name, &action)?;
     Ok(())
 }
 
@@ -305,51 +390,65 @@ pub(crate) async fn ensure_function_url(
     let url = match function_url(clients, name).await? {
         Some(url) => url,
         None => {
-            clients
-                .lambda
-                .create_function_url_config()
-                .function_name(name)
-                .auth_type(FunctionUrlAuthType::None)
-                .send()
-                .await
-                .map_err(|error| AwsError::call(format!("creating the function URL of {name}"), error))?
-                .function_url
+            let action = format!("creating the function URL of {name}");
+            let created = write_when_settled(clients, name, &action, || {
+                clients
+                    .lambda
+                    .create_function_url_config()
+                    .function_name(name)
+                    .auth_type(FunctionUrlAuthType::None)
+                    .send()
+            })
+            .await?;
+            match created {
+                Written::Done(output) => output.function_url,
+                Written::AlreadyExists | Written::NotFound => {
+                    function_url(clients, name).await?.ok_or_else(|| AwsError::missing(&action, "FunctionUrl"))?
+                }
+            }
         }
     };
     if !statements.iter().any(|sid| sid == url_sid) {
-        clients
-            .lambda
-            .add_permission()
-            .function_name(name)
-            .statement_id(url_sid)
-            .action("lambda:InvokeFunctionUrl")
-            .principal("*")
-            .function_url_auth_type(FunctionUrlAuthType::None)
-            .send()
-            .await
-            .map_err(|error| AwsError::call(format!("allowing public calls of the URL of {name}"), error))?;
+        let action = format!("allowing public calls of the URL of {name}");
+        write_when_settled(clients, name, &action, || {
+            clients
+                .lambda
+                .add_permission()
+                .function_name(name)
+                .statement_id(url_sid)
+                .action("lambda:InvokeFunctionUrl")
+                .principal("*")
+                .function_url_auth_type(FunctionUrlAuthType::None)
+                .send()
+        })
+        .await?
+        .found(name, &action)?;
     }
     if !statements.iter().any(|sid| sid == invoke_sid) {
-        clients
-            .lambda
-            .add_permission()
-            .function_name(name)
-            .statement_id(invoke_sid)
-            .action("lambda:InvokeFunction")
-            .principal("*")
-            .invoked_via_function_url(true)
-            .send()
-            .await
-            .map_err(|error| AwsError::call(format!("allowing invocation of {name} through its URL"), error))?;
+        let action = format!("allowing invocation of {name} through its URL");
+        write_when_settled(clients, name, &action, || {
+            clients
+                .lambda
+                .add_permission()
+                .function_name(name)
+                .statement_id(invoke_sid)
+                .action("lambda:InvokeFunction")
+                .principal("*")
+                .invoked_via_function_url(true)
+                .send()
+        })
+        .await?
+        .found(name, &action)?;
     }
     Ok(url)
 }
 
 /// Removes the function's URL; a function without one is left alone.
 pub(crate) async fn delete_function_url(clients: &Clients, name: &str) -> Result<(), AwsError> {
-    match clients.lambda.delete_function_url_config().function_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(error) if code_of(&error) == Some("ResourceNotFoundException") => Ok(()),
-        Err(error) => Err(AwsError::call(format!("deleting the function URL of {name}"), error)),
-    }
+    let action = format!("deleting the function URL of {name}");
+    write_when_settled(clients, name, &action, || {
+        clients.lambda.delete_function_url_config().function_name(name).send()
+    })
+    .await?;
+    Ok(())
 }

@@ -1,0 +1,10 @@
+//! Query and path decoding: percent-decoding, form decoding and query splitting of any text.
+//! The check lives in `crates/runtime/tests/support/fuzz_checks.rs`, which the corpus replay
+//! test of `cargo test` runs too.
+
+#![no_main]
+
+#[path = "../../crates/runtime/tests/support/fuzz_checks.rs"]
+mod fuzz_checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::check_query(data));
