@@ -239,8 +239,26 @@ pub struct ShakeArgs {
     #[arg(long)]
     pub no_method_shaking: bool,
 
+    /// Fail when the zip is larger than this: bytes, or a number with a unit (`128KiB`,
+    /// `1.5MB`; KiB and MiB are powers of 1024, KB and MB of 1000). The error names the largest
+    /// crates and functions; `--json` adds a `budget` object to the report.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+
     #[command(flatten)]
     pub build: BuildArgs,
+}
+
+/// Parses a size such as `131072`, `128KiB` or `1.5 MB` into bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!("`{text}` is not a size; write a number of bytes, or a number with a unit: 128KiB, 1.5MB, 200000")
+    };
+    let size: bytesize::ByteSize = text.trim().parse().map_err(|_| invalid())?;
+    match size.as_u64() {
+        0 => Err(format!("`{text}` is zero bytes; a budget must be above 0")),
+        bytes => Ok(bytes),
+    }
 }
 
 /// Returns the shaker's method-shaking setting for a `--no-method-shaking` flag.

@@ -79,8 +79,8 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
-/// Whether an event may print credentials, so that it never reaches the log whatever
-/// `PORTKEY_LOG` asks for. In aws-smithy-runtime 1.11 the orchestrator's endpoint and auth
+/// Whether an event may print credentials, so that it never reaches the log, whatever
+/// `PORTKEY_LOG` requests. In aws-smithy-runtime 1.11 the orchestrator's endpoint and auth
 /// events print the resolved identity, access key ID included, at debug and trace level. Other
 /// trace-level events of the AWS crates are dropped too, in case a later version adds one.
 fn may_hold_credentials(metadata: &tracing::Metadata<'_>) -> bool {

@@ -181,6 +181,48 @@ fn panic_storm_loses_no_call() {
 }
 
 #[test]
+fn shake_over_budget_fails_naming_largest() {
+    let _fixture = Fixture::take(manifest());
+    let output = portkey(&["shake", "--fn", "hello::flatter", "--max-size", "1KiB"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("over the --max-size budget of 1.0 KiB (1024 B)"), "{message}");
+    assert!(message.contains("largest crates: std ") || message.contains("largest crates: core "), "{message}");
+    assert!(message.contains("largest functions:"), "{message}");
+    assert!(stdout(&output).contains("budget     zip"), "{}", stdout(&output));
+
+    let output = portkey(&["shake", "--fn", "hello::flatter", "--max-size", "64MiB", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let budget = &value["budget"];
+    assert_eq!(budget["max_bytes"], 64 * 1024 * 1024, "{budget}");
+    assert_eq!(budget["within"], true, "{budget}");
+    let zip_bytes = std::fs::metadata(value["zip"].as_str().unwrap()).unwrap().len();
+    assert_eq!(budget["zip_bytes"], zip_bytes, "{budget}");
+    assert!(budget["largest_functions"].as_array().is_some_and(|list| !list.is_empty()), "{budget}");
+}
+
+#[test]
+fn budget_script_fails_over_budget() {
+    // scripts/budgets.sh is what CI runs on the fixtures: one function over a tiny budget must
+    // fail it, while the others still get checked.
+    let _fixture = Fixture::take(manifest());
+    let budgets = manifest().with_file_name("tiny-budgets.txt");
+    std::fs::write(&budgets, "# tiny\nhello::flatter 1KiB\nhello::flatter 64MiB --size min\n").unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/budgets.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(&budgets)
+        .env("PORTKEY", env!("CARGO_BIN_EXE_portkey"))
+        .env("MANIFEST", manifest())
+        .output()
+        .expect("bash runs");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("OVER BUDGET: hello::flatter"), "{}", stderr(&output));
+    assert!(stdout(&output).contains("within budget: hello::flatter --size min"), "{}", stdout(&output));
+}
+
+#[test]
 fn shake_json_reports_kept_and_removed() {
     let _fixture = Fixture::take(manifest());
     let output = portkey(&["shake", "--fn", "hello::flatter", "--json"]);

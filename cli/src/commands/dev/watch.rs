@@ -200,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn a_project_inside_a_target_folder_is_watched() {
+    fn watch_sees_project_inside_target_folder() {
         let watched = vec![PathBuf::from("/work/target/tmp/app")];
         assert!(is_source(below(Path::new("/work/target/tmp/app/src/lib.rs"), &watched)));
         assert!(!is_source(below(Path::new("/work/target/tmp/app/target/debug/app"), &watched)));
