@@ -245,6 +245,11 @@ pub struct ShakeArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
 
+    /// Also draw the kept code as an SVG treemap into this file: crates, then their functions,
+    /// each area proportional to its machine-code bytes.
+    #[arg(long, value_name = "FILE")]
+    pub treemap: Option<PathBuf>,
+
     #[command(flatten)]
     pub build: BuildArgs,
 }

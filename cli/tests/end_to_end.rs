@@ -223,6 +223,51 @@ fn budget_script_fails_over_budget() {
 }
 
 #[test]
+fn shake_treemap_draws_crates_by_bytes() {
+    let _fixture = Fixture::take(manifest());
+    let svg_path = manifest().with_file_name("treemap.svg");
+    let output = portkey(&["shake", "--fn", "markdown::to_html", "--json", "--treemap", svg_path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let svg = std::fs::read_to_string(&svg_path).expect("the treemap was written");
+    let document = roxmltree::Document::parse(&svg).expect("the treemap is well-formed XML");
+
+    let texts: Vec<&str> = document.descendants().filter(|node| node.has_tag_name("text")).filter_map(|node| node.text()).map(str::trim).collect();
+    assert!(texts[0].starts_with("markdown::to_html: ") && texts[0].contains("zipped"), "{texts:?}");
+    assert!(texts.iter().any(|text| text.starts_with("markdown ")), "no label for the markdown crate: {texts:?}");
+
+    // Each crate is a group whose first rectangle's title names the crate and its bytes. The
+    // crates' areas must split the map in proportion to their machine code.
+    let mut crates: Vec<(String, f64)> = Vec::new();
+    for group in document.descendants().filter(|node| node.has_tag_name("g")) {
+        let rect = group.children().find(|node| node.has_tag_name("rect")).expect("a crate rectangle");
+        let number = |name: &str| rect.attribute(name).unwrap().parse::<f64>().unwrap();
+        let title = rect.children().find(|node| node.has_tag_name("title")).and_then(|node| node.text()).unwrap().trim();
+        crates.push((title.to_string(), number("width") * number("height")));
+    }
+    let names: Vec<&str> = crates.iter().map(|(title, _)| title.split(':').next().unwrap()).collect();
+    for expected in ["markdown", "std", "core", "portkey_runtime"] {
+        assert!(names.contains(&expected), "no {expected} crate in {names:?}");
+    }
+    let bytes_of = |crate_name: &str| -> u64 {
+        value["report"]["kept_functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|function| function["crate_name"].as_str() == Some(crate_name))
+            .filter_map(|function| function["size_bytes"].as_u64())
+            .sum()
+    };
+    let total_area: f64 = crates.iter().map(|(_, area)| area).sum();
+    let total_bytes: u64 = value["report"]["kept_functions"].as_array().unwrap().iter().filter_map(|f| f["size_bytes"].as_u64()).sum();
+    for crate_name in ["markdown", "std", "core"] {
+        let area = crates.iter().find(|(title, _)| title.starts_with(&format!("{crate_name}:"))).unwrap().1;
+        let (area_share, byte_share) = (area / total_area, bytes_of(crate_name) as f64 / total_bytes as f64);
+        assert!((area_share - byte_share).abs() < 0.01, "{crate_name}: area {area_share:.3}, bytes {byte_share:.3}");
+    }
+}
+
+#[test]
 fn shake_json_reports_kept_and_removed() {
     let _fixture = Fixture::take(manifest());
     let output = portkey(&["shake", "--fn", "hello::flatter", "--json"]);

@@ -33,6 +33,15 @@ pub fn run_shake(args: &ShakeArgs) -> Result<()> {
         None => (image.bootstrap.clone(), image.package.zip.clone()),
     };
 
+    if let Some(path) = &args.treemap {
+        let title = portkey_report::TreemapTitle {
+            function: image.found.requested_path.clone(),
+            zip_bytes: Some(image.package.zip_bytes),
+        };
+        std::fs::write(path, portkey_report::render_treemap(&image.report, &title))
+            .with_context(|| format!("cannot write the treemap to {}", path.display()))?;
+    }
+
     let budget = args.max_size.map(|max_bytes| Budget::check(max_bytes, image.package.zip_bytes, &image.report));
     let mut stdout = std::io::stdout().lock();
     if args.json {

@@ -7,9 +7,11 @@
 
 mod explain;
 mod render;
+mod treemap;
 
 pub use explain::{chain_links, explain};
 pub use render::{render_explanation, render_text};
+pub use treemap::{Rect, TreemapTitle, render_treemap, squarify};
 
 use serde::{Deserialize, Serialize};
 
