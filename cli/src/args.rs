@@ -168,6 +168,12 @@ pub struct DevArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
+    /// The address the local backend's gateway listens on when it is not running yet:
+    /// 127.0.0.1 (the default) or a loopback address, or 0.0.0.0 or :: to accept other
+    /// machines, which prints a warning because every mount is then public on the network.
+    #[arg(long, value_name = "IP", value_parser = parse_listen)]
+    pub listen: Option<std::net::IpAddr>,
+
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -334,6 +340,12 @@ pub struct UpArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
+    /// The address the local backend's gateway listens on when it is not running yet:
+    /// 127.0.0.1 (the default) or a loopback address, or 0.0.0.0 or :: to accept other
+    /// machines, which prints a warning because every mount is then public on the network.
+    #[arg(long, value_name = "IP", value_parser = parse_listen)]
+    pub listen: Option<std::net::IpAddr>,
+
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -351,4 +363,26 @@ pub struct ServeArgs {
     /// The port to listen on; 0 picks any free port.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+
+    /// The gateway's address.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1", value_parser = parse_listen)]
+    pub bind: std::net::IpAddr,
+}
+
+/// Parses a `--listen` address: a loopback address, or the unspecified address of IPv4 or IPv6.
+/// portkey's own commands reach the backend's control endpoints over loopback, which a gateway
+/// bound to one other interface would not serve.
+fn parse_listen(text: &str) -> Result<std::net::IpAddr, String> {
+    let address: std::net::IpAddr = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IP address; use 127.0.0.1, or 0.0.0.0 to accept other machines"))?;
+    if address.is_loopback() || address.is_unspecified() {
+        Ok(address)
+    } else {
+        Err(format!(
+            "`{text}` is neither a loopback nor the unspecified address; use 0.0.0.0 (or ::) to accept \
+             other machines, because portkey's own commands reach the backend over 127.0.0.1"
+        ))
+    }
 }

@@ -1,6 +1,8 @@
 //! The local backend's lifecycle commands: `ls`, `unmount`, `up`, `down` and `serve`, plus the
 //! helpers `mount` uses to reach the backend.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use anyhow::{Context, Result, bail};
 use portkey_local::client::{self, StartOptions};
 use portkey_local::ServerInfo;
@@ -11,14 +13,32 @@ use crate::progress::status;
 use crate::project::ProjectDirs;
 
 /// Returns the running backend of this project, starting it in the background when needed.
-pub fn ensure_backend(dirs: &ProjectDirs, port: Option<u16>) -> Result<ServerInfo> {
+pub fn ensure_backend(dirs: &ProjectDirs, port: Option<u16>, listen: Option<IpAddr>) -> Result<ServerInfo> {
     let exe = std::env::current_exe().context("cannot find the path of the running portkey")?;
     let mut options = StartOptions::new(exe, &dirs.root, dirs.local_state_dir());
     options.port = port;
-    let started_before = client::running(&options.state_dir).is_some();
+    options.bind = listen;
+    let running = client::running(&options.state_dir);
+    if let (Some(server), Some(listen)) = (&running, listen) {
+        let bound = server.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        if bound != listen {
+            bail!(
+                "the local backend already listens on {bound}:{}, not {listen}; stop it with `portkey down`, \
+                 then rerun with --listen {listen}",
+                server.port
+            );
+        }
+    }
     let server = client::ensure_running(&options)?;
-    if !started_before {
+    if running.is_none() {
         status("Started", &format!("local backend on http://127.0.0.1:{}", server.port));
+    }
+    if let Some(bind) = server.bind.filter(|bind| !bind.is_loopback()) {
+        eprintln!(
+            "warning: the local backend listens on {bind} port {}: every mounted function answers anyone \
+             who can reach this machine; without --listen it listens on 127.0.0.1 only",
+            server.port
+        );
     }
     Ok(server)
 }
@@ -86,7 +106,7 @@ fn crate_name_with_underscores(function: &str) -> String {
 
 pub fn run_up(args: &UpArgs) -> Result<()> {
     let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
-    let server = ensure_backend(&dirs, args.port)?;
+    let server = ensure_backend(&dirs, args.port, args.listen)?;
     let reload = client::reload(&server)?;
     let project = portkey_project::ProjectFile::load(&dirs.root)?;
     for mount in &project.mounts {
@@ -114,6 +134,7 @@ pub fn run_down(args: &ProjectArgs) -> Result<()> {
 pub fn run_serve(args: &ServeArgs) -> Result<()> {
     let mut config = portkey_local::ServerConfig::new(&args.project, &args.state_dir);
     config.port = args.port;
+    config.bind = args.bind;
     portkey_local::serve(config)?;
     Ok(())
 }

@@ -63,7 +63,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     };
     portkey_project::upsert_mount(&dirs.root, record)?;
 
-    let server = ensure_backend(&dirs, args.port)?;
+    let server = ensure_backend(&dirs, args.port, None)?;
     let reload = portkey_local::client::reload(&server)?;
     if let Some(skipped) = reload.skipped.iter().find(|skipped| skipped.function == image.found.requested_path) {
         bail!(

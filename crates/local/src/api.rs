@@ -14,6 +14,10 @@ pub struct ServerInfo {
     /// The gateway's base URL, `http://127.0.0.1:PORT`, without a trailing slash.
     pub url: String,
     pub project_root: PathBuf,
+    /// The address the gateway is bound to; absent in state files that predate it, which were
+    /// always bound to 127.0.0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<std::net::IpAddr>,
 }
 
 /// The body of `GET /_portkey/health`.

@@ -40,7 +40,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
-    /// The portkey executable; it is run as `<exe> serve --project ROOT --state-dir DIR [--port N]`.
+    /// The portkey executable; it is run as
+    /// `<exe> serve --project ROOT --state-dir DIR [--port N] [--bind IP]`.
     pub portkey_exe: PathBuf,
     pub project_root: PathBuf,
     pub state_dir: PathBuf,
@@ -49,6 +50,8 @@ pub struct StartOptions {
     pub port: Option<u16>,
     /// How long to wait for the new server to pass its health check.
     pub startup_timeout: Duration,
+    /// The gateway's address; `None` binds 127.0.0.1.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl StartOptions {
@@ -64,6 +67,7 @@ impl StartOptions {
             state_dir: state_dir.into(),
             port: None,
             startup_timeout: Duration::from_secs(20),
+            bind: None,
         }
     }
 }
@@ -192,6 +196,9 @@ fn spawn_server(
         .arg(&options.state_dir);
     if let Some(port) = port {
         command.arg("--port").arg(port.to_string());
+    }
+    if let Some(bind) = options.bind {
+        command.arg("--bind").arg(bind.to_string());
     }
     command
         .stdin(Stdio::null())

@@ -85,6 +85,7 @@ async fn run(config: ServerConfig, project: ProjectFile) -> Result<(), LocalErro
         port: gateway_port,
         url: base_url(config.bind, gateway_port),
         project_root: config.project_root.clone(),
+        bind: Some(config.bind),
     };
     state_file::write(&config.state_dir, &info)?;
     info!(

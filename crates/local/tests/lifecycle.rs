@@ -196,6 +196,7 @@ fn stale_server_file_is_ignored() {
         port: closed_port,
         url: format!("http://127.0.0.1:{closed_port}"),
         project_root: project.root().to_path_buf(),
+        bind: None,
     };
     fs::write(
         server_file_path(&state_dir),
