@@ -113,6 +113,12 @@ pub struct MountArgs {
     #[arg(long)]
     pub function_url: bool,
 
+    /// With --target aws: who may call the route or function URL. `none` makes it public; `iam`
+    /// accepts only requests signed with AWS Signature Version 4 by an IAM identity that may
+    /// invoke it.
+    #[arg(long, value_enum, default_value_t = AuthArg::None, value_name = "AUTH")]
+    pub auth: AuthArg,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 
@@ -269,6 +275,24 @@ fn parse_size(text: &str) -> Result<u64, String> {
     match size.as_u64() {
         0 => Err(format!("`{text}` is zero bytes; a budget must be above 0")),
         bytes => Ok(bytes),
+    }
+}
+
+/// Who may call an AWS mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    /// Anyone on the internet.
+    None,
+    /// Only requests signed by an IAM identity allowed to invoke the mount.
+    Iam,
+}
+
+impl AuthArg {
+    pub fn auth(self) -> portkey_aws::Auth {
+        match self {
+            AuthArg::None => portkey_aws::Auth::None,
+            AuthArg::Iam => portkey_aws::Auth::Iam,
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 //! update), a second function on the same HTTP API, a function URL and its two permissions,
 //! unmounting one and then the rest (nothing left behind), that the deployed zip serves requests under
 //! the local backend, and that `portkey policy` covers every AWS operation the commands called.
+//! With `--auth iam`, routes and function URLs take only signed requests and carry no public
+//! permission.
 
 mod support;
 #[path = "support/moto.rs"]
@@ -346,6 +348,108 @@ fn deploys_updates_and_removes_mounts_on_moto() {
             assert!(granted.iter().any(|g| g == action), "{call} needs {action}, which the policy lacks");
         }
     }
+}
+
+/// The route's authorization type for each route key of the project's API, and the function
+/// URL's auth type with the actions of the function's resource policy.
+fn auth_of(moto: &Moto, function: &str) -> (BTreeMap<String, String>, Option<String>, Vec<String>) {
+    rt().block_on(async {
+        let config = moto.sdk_config().await;
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        let api = aws_sdk_apigatewayv2::Client::new(&config);
+        let mut routes = BTreeMap::new();
+        for item in api.get_apis().send().await.unwrap().items() {
+            for route in api.get_routes().api_id(item.api_id().unwrap()).send().await.unwrap().items() {
+                let auth = route.authorization_type().map(|auth| auth.as_str().to_string()).unwrap_or_default();
+                routes.insert(route.route_key().unwrap().to_string(), auth);
+            }
+        }
+        let url_auth = match lambda.get_function_url_config().function_name(function).send().await {
+            Ok(output) => Some(output.auth_type.as_str().to_string()),
+            Err(_) => None,
+        };
+        let actions = match lambda.get_policy().function_name(function).send().await {
+            Ok(output) => {
+                let policy: serde_json::Value = serde_json::from_str(&output.policy.unwrap_or_default()).unwrap_or_default();
+                policy["Statement"]
+                    .as_array()
+                    .map(|statements| statements.iter().filter_map(|s| s["Action"].as_str().map(str::to_string)).collect())
+                    .unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        };
+        (routes, url_auth, actions)
+    })
+}
+
+#[test]
+fn iam_auth_locks_routes_and_urls() {
+    let moto = Moto::start();
+    let manifest = support::fixture_copy("hello", "aws-hello-iam");
+    let _ = std::fs::remove_file(manifest.with_file_name("portkey.json"));
+    let log_dir = manifest.parent().unwrap().join("aws-iam-logs");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let mut project = Project {
+        moto: &moto,
+        manifest: manifest.clone(),
+        log_dir,
+        runs: 0,
+        all_calls: Vec::new(),
+    };
+    let shout = "portkey-aws-hello-iam-hello-shout";
+
+    // A route that takes only signed requests, and the note that says so.
+    let first = project.portkey(&["mount", "hello::flatter", "/hello?name={name}", "--target", "aws", "--auth", "iam"]);
+    assert!(first.stderr.contains("note: --auth iam"), "{}", first.stderr);
+    assert!(first.stderr.contains("execute-api:Invoke"), "{}", first.stderr);
+    let (routes, _, _) = auth_of(&moto, shout);
+    assert_eq!(routes.get("GET /hello").map(String::as_str), Some("AWS_IAM"), "{routes:?}");
+    let listed = project.portkey(&["ls", "--target", "aws", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["auth"], "iam", "{listed}");
+
+    // Remounting without --auth makes it public again with one write, and an unchanged
+    // remount still writes nothing.
+    let public = project.portkey(&["mount", "hello::flatter", "/hello?name={name}", "--target", "aws"]);
+    assert_eq!(public.writes(), vec!["ApiGatewayV2:UpdateRoute"]);
+    let (routes, _, _) = auth_of(&moto, shout);
+    assert_eq!(routes.get("GET /hello").map(String::as_str), Some("NONE"), "{routes:?}");
+    let again = project.portkey(&["mount", "hello::flatter", "/hello?name={name}", "--target", "aws"]);
+    assert_eq!(again.writes(), Vec::<&str>::new());
+
+    // A function URL with IAM auth has no public permission.
+    project.portkey(&["mount", "hello::shout", "/shout?text={text}", "--target", "aws", "--function-url", "--auth", "iam"]);
+    let (_, url_auth, actions) = auth_of(&moto, shout);
+    assert_eq!(url_auth.as_deref(), Some("AWS_IAM"));
+    assert_eq!(actions, Vec::<String>::new(), "an IAM-only URL got public permissions");
+
+    // Made public, it gets both permissions; locked again, it loses them.
+    project.portkey(&["mount", "hello::shout", "/shout?text={text}", "--target", "aws", "--function-url"]);
+    let (_, url_auth, mut actions) = auth_of(&moto, shout);
+    actions.sort();
+    assert_eq!(url_auth.as_deref(), Some("NONE"));
+    assert_eq!(actions, ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]);
+    let locked = project.portkey(&["mount", "hello::shout", "/shout?text={text}", "--target", "aws", "--function-url", "--auth", "iam"]);
+    assert_eq!(locked.writes(), vec!["Lambda:UpdateFunctionUrlConfig", "Lambda:RemovePermission", "Lambda:RemovePermission"]);
+    let (_, url_auth, actions) = auth_of(&moto, shout);
+    assert_eq!(url_auth.as_deref(), Some("AWS_IAM"));
+    assert_eq!(actions, Vec::<String>::new());
+
+    // Every operation called is in the printed policy's table.
+    for call in &project.all_calls {
+        let (service, operation) = call.split_once(':').unwrap();
+        assert!(portkey_aws::required_actions(service, operation).is_some(), "{call} is missing from the policy table");
+    }
+
+    // The local backend has no IAM: --auth iam there is an error with the fix.
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(["mount", "hello::flatter", "/hello?name={name}", "--auth", "iam", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--auth are settings of AWS deployments; add --target aws"), "{stderr}");
 }
 
 #[test]

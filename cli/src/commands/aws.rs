@@ -22,6 +22,7 @@ pub struct AwsMount<'a> {
     pub env: std::collections::BTreeMap<String, String>,
     pub role: Option<String>,
     pub function_url: bool,
+    pub auth: portkey_aws::Auth,
 }
 
 /// Runs an async AWS task on a runtime of its own: the rest of the CLI is synchronous.
@@ -59,6 +60,7 @@ pub fn mount(dirs: &ProjectDirs, aws: &AwsArgs, mount: AwsMount<'_>) -> Result<(
         env: mount.env,
         role: mount.role,
         function_url: mount.function_url,
+        auth: mount.auth,
     };
     block_on(async {
         let clients = connect(aws).await?;
@@ -77,6 +79,13 @@ pub fn mount(dirs: &ProjectDirs, aws: &AwsArgs, mount: AwsMount<'_>) -> Result<(
         };
         status("Deployed", &format!("{} as {} ({what})", spec.rust_path, deployed.function_name));
         println!("url: {}", deployed.url);
+        if spec.auth == portkey_aws::Auth::Iam {
+            let permission = if spec.function_url { "lambda:InvokeFunctionUrl" } else { "execute-api:Invoke" };
+            eprintln!(
+                "note: --auth iam: the URL takes only requests signed with AWS Signature Version 4 by an IAM \
+                 identity allowed {permission} on it; others get 403"
+            );
+        }
         Ok(())
     })
 }
@@ -264,6 +273,7 @@ async fn refresh_state(dirs: &ProjectDirs, clients: &Clients, project: &str) -> 
             function_name: mount.function_name.clone(),
             access: serde_json::to_value(mount.access).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             url: mount.url.clone(),
+            auth: serde_json::to_value(mount.auth).ok().and_then(|v| v.as_str().map(str::to_string)),
             code_sha256: mount.code_sha256.clone(),
             code_size: mount.code_size,
             last_modified: mount.last_modified.clone(),

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use portkey_lookup::FoundFunction;
 use portkey_route::{Method, ParamInfo, Template};
 
-use crate::args::{MountArgs, Target, method_shaking};
+use crate::args::{AuthArg, MountArgs, Target, method_shaking};
 use crate::commands::local::{ensure_backend, mount_url};
 use crate::image::{build_function_image_with, find};
 use crate::progress::status;
@@ -19,8 +19,11 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     let template = Template::parse(&args.template)?;
     let env = parse_env(&args.env)?;
     let dirs = ProjectDirs::find(manifest_path)?;
-    if args.target == Target::Local && (args.role.is_some() || args.function_url) {
-        bail!("--role and --function-url are settings of AWS deployments; add --target aws");
+    if args.target == Target::Local && (args.role.is_some() || args.function_url || args.auth != AuthArg::None) {
+        bail!(
+            "--role, --function-url and --auth are settings of AWS deployments; add --target aws \
+             (the local backend listens on 127.0.0.1 and has no IAM)"
+        );
     }
 
     let found = find(manifest_path, &args.function)?;
@@ -39,6 +42,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
                 env,
                 role: args.role.clone(),
                 function_url: args.function_url,
+                auth: args.auth.auth(),
             },
         );
     }

@@ -3,9 +3,10 @@
 //! automatically.
 
 use aws_config::retry::RetryConfig;
-use aws_sdk_apigatewayv2::types::{IntegrationType, ProtocolType};
+use aws_sdk_apigatewayv2::types::{AuthorizationType, IntegrationType, ProtocolType};
 
 use crate::config::Clients;
+use crate::deploy::Auth;
 use crate::error::{AwsError, code_of};
 use crate::names::PROJECT_TAG;
 use crate::once::create_once;
@@ -32,6 +33,8 @@ pub(crate) struct ApiRoute {
     pub(crate) key: String,
     /// The integration id the route targets, when it targets one.
     pub(crate) integration: Option<String>,
+    /// Who may call the route.
+    pub(crate) auth: Auth,
 }
 
 /// A Lambda proxy integration of the API.
@@ -147,6 +150,10 @@ pub(crate) async fn routes(clients: &Clients, api_id: &str) -> Result<Vec<ApiRou
                 id: id.to_string(),
                 key: key.to_string(),
                 integration: route.target().and_then(|target| target.strip_prefix("integrations/")).map(str::to_string),
+                auth: match route.authorization_type() {
+                    Some(AuthorizationType::AwsIam) => Auth::Iam,
+                    _ => Auth::None,
+                },
             });
         }
         match page.next_token() {
@@ -207,7 +214,14 @@ pub(crate) async fn create_integration(clients: &Clients, api_id: &str, function
     create_once(clients, &action, create, find).await?.ok_or_else(|| AwsError::missing(&action, "IntegrationId"))
 }
 
-pub(crate) async fn create_route(clients: &Clients, api_id: &str, key: &str, integration: &str) -> Result<(), AwsError> {
+fn authorization_type(auth: Auth) -> AuthorizationType {
+    match auth {
+        Auth::None => AuthorizationType::None,
+        Auth::Iam => AuthorizationType::AwsIam,
+    }
+}
+
+pub(crate) async fn create_route(clients: &Clients, api_id: &str, key: &str, integration: &str, auth: Auth) -> Result<(), AwsError> {
     let action = format!("creating the route {key} on the HTTP API {api_id}");
     let target = format!("integrations/{integration}");
     let create = || async {
@@ -217,6 +231,7 @@ pub(crate) async fn create_route(clients: &Clients, api_id: &str, key: &str, int
             .api_id(api_id)
             .route_key(key)
             .target(&target)
+            .authorization_type(authorization_type(auth))
             .customize()
             .config_override(no_sdk_retries())
             .send()
@@ -240,6 +255,20 @@ pub(crate) async fn retarget_route(clients: &Clients, api_id: &str, route: &ApiR
         .send()
         .await
         .map_err(|error| AwsError::call(format!("pointing the route {} of the HTTP API at integration {integration}", route.key), error))?;
+    Ok(())
+}
+
+/// Changes who may call an existing route.
+pub(crate) async fn set_route_auth(clients: &Clients, api_id: &str, route: &ApiRoute, auth: Auth) -> Result<(), AwsError> {
+    clients
+        .api
+        .update_route()
+        .api_id(api_id)
+        .route_id(&route.id)
+        .authorization_type(authorization_type(auth))
+        .send()
+        .await
+        .map_err(|error| AwsError::call(format!("changing the authorization of the route {} of the HTTP API {api_id}", route.key), error))?;
     Ok(())
 }
 

@@ -38,6 +38,20 @@ pub struct MountSpec {
     pub role: Option<String>,
     /// Give the function its own URL instead of a route on the project's HTTP API.
     pub function_url: bool,
+    /// Who may call the route or URL.
+    pub auth: Auth,
+}
+
+/// Who may call a deployed mount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// Anyone: the route or URL is public.
+    #[default]
+    None,
+    /// Only requests signed with AWS Signature Version 4 by an IAM identity that may invoke it
+    /// (`execute-api:Invoke` for a route, `lambda:InvokeFunctionUrl` for a function URL).
+    Iam,
 }
 
 /// The outcome of `deploy`.
@@ -87,6 +101,7 @@ pub struct DeployedMount {
     pub function_name: String,
     pub access: Access,
     pub url: Option<String>,
+    pub auth: Auth,
     pub code_sha256: String,
     pub code_size: i64,
     pub last_modified: String,
@@ -139,6 +154,7 @@ pub async fn deploy(clients: &Clients, project: &str, spec: &MountSpec) -> Resul
             &statements,
             names::URL_STATEMENT_ID,
             names::URL_INVOKE_STATEMENT_ID,
+            spec.auth,
         )
         .await?;
         // A mount moved from the HTTP API to its own URL leaves no route behind.
@@ -148,7 +164,7 @@ pub async fn deploy(clients: &Clients, project: &str, spec: &MountSpec) -> Resul
         url.trim_end_matches('/').to_string()
     } else {
         let api = api::ensure_api(clients, &names::api_name(project), project).await?;
-        route_to(clients, &api, &outcome.arn, &spec.route_key).await?;
+        route_to(clients, &api, &outcome.arn, &spec.route_key, spec.auth).await?;
         let statement_id = names::api_statement_id(&api.id);
         if !statements.contains(&statement_id) {
             let source_arn = format!("arn:{}:execute-api:{}:{account}:{}/*", partition(&outcome.arn), clients.region(), api.id);
@@ -177,7 +193,7 @@ pub async fn deploy(clients: &Clients, project: &str, spec: &MountSpec) -> Resul
 
 /// Points `route_key` at the function's integration, creating what is missing and removing the
 /// function's routes with other keys (left by an earlier template).
-async fn route_to(clients: &Clients, api: &HttpApi, function_arn: &str, route_key: &str) -> Result<(), AwsError> {
+async fn route_to(clients: &Clients, api: &HttpApi, function_arn: &str, route_key: &str, auth: Auth) -> Result<(), AwsError> {
     let integrations = api::integrations(clients, &api.id).await?;
     let integration = match integrations.iter().find(|integration| integration.uri == function_arn) {
         Some(integration) => integration.id.clone(),
@@ -188,8 +204,13 @@ async fn route_to(clients: &Clients, api: &HttpApi, function_arn: &str, route_ke
         api::delete_route(clients, &api.id, route).await?;
     }
     match routes.iter().find(|route| route.key == route_key) {
-        None => api::create_route(clients, &api.id, route_key, &integration).await,
-        Some(route) if route.integration.as_deref() == Some(integration.as_str()) => Ok(()),
+        None => api::create_route(clients, &api.id, route_key, &integration, auth).await,
+        Some(route) if route.integration.as_deref() == Some(integration.as_str()) => {
+            if route.auth != auth {
+                api::set_route_auth(clients, &api.id, route, auth).await?;
+            }
+            Ok(())
+        }
         Some(route) => {
             if let Some(owner) = owner_of(route, &integrations) {
                 return Err(AwsError::Image(format!(
@@ -199,7 +220,11 @@ async fn route_to(clients: &Clients, api: &HttpApi, function_arn: &str, route_ke
                 )));
             }
             // The route points at an integration that no longer exists: take it over.
-            api::retarget_route(clients, &api.id, route, &integration).await
+            api::retarget_route(clients, &api.id, route, &integration).await?;
+            if route.auth != auth {
+                api::set_route_auth(clients, &api.id, route, auth).await?;
+            }
+            Ok(())
         }
     }
 }
@@ -286,15 +311,17 @@ pub async fn list(clients: &Clients, project: &str) -> Result<Vec<DeployedMount>
             continue;
         };
         let arn = configuration.function_arn().unwrap_or_default();
-        let routed = integrations.iter().any(|integration| {
-            (integration.uri == arn || integration_names(&integration.uri, name))
-                && routes.iter().any(|route| route.integration.as_deref() == Some(integration.id.as_str()))
+        let route = routes.iter().find(|route| {
+            integrations.iter().any(|integration| {
+                (integration.uri == arn || integration_names(&integration.uri, name))
+                    && route.integration.as_deref() == Some(integration.id.as_str())
+            })
         });
-        let (access, url) = match (&api, routed) {
-            (Some(api), true) => (Access::Api, Some(format!("{}{template}", api.endpoint))),
-            _ => match function::function_url(clients, name).await? {
-                Some(url) => (Access::FunctionUrl, Some(format!("{}{template}", url.trim_end_matches('/')))),
-                None => (Access::None, None),
+        let (access, url, auth) = match (&api, route) {
+            (Some(api), Some(route)) => (Access::Api, Some(format!("{}{template}", api.endpoint)), route.auth),
+            _ => match function::function_url_config(clients, name).await? {
+                Some((url, auth)) => (Access::FunctionUrl, Some(format!("{}{template}", url.trim_end_matches('/'))), auth),
+                None => (Access::None, None, Auth::None),
             },
         };
         mounts.push(DeployedMount {
@@ -304,6 +331,7 @@ pub async fn list(clients: &Clients, project: &str) -> Result<Vec<DeployedMount>
             function_name: name.to_string(),
             access,
             url,
+            auth,
             code_sha256: configuration.code_sha256().unwrap_or_default().to_string(),
             code_size: configuration.code_size(),
             last_modified: configuration.last_modified().unwrap_or_default().to_string(),

@@ -15,6 +15,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::backoff::Backoff;
 use crate::config::Clients;
+use crate::deploy::Auth;
 use crate::error::{AwsError, code_of, message_of};
 use crate::names::PROJECT_TAG;
 
@@ -368,27 +369,56 @@ pub(crate) async fn allow_api(clients: &Clients, name: &str, statement_id: &str,
     Ok(())
 }
 
-/// Reads the function's public URL, or `None` when it has none.
+/// Reads the function's URL, or `None` when it has none.
 pub(crate) async fn function_url(clients: &Clients, name: &str) -> Result<Option<String>, AwsError> {
+    Ok(function_url_config(clients, name).await?.map(|(url, _)| url))
+}
+
+/// Reads the function's URL and who may call it, or `None` when it has no URL.
+pub(crate) async fn function_url_config(clients: &Clients, name: &str) -> Result<Option<(String, Auth)>, AwsError> {
     match clients.lambda.get_function_url_config().function_name(name).send().await {
-        Ok(output) => Ok(Some(output.function_url)),
+        Ok(output) => {
+            let auth = match output.auth_type {
+                FunctionUrlAuthType::AwsIam => Auth::Iam,
+                _ => Auth::None,
+            };
+            Ok(Some((output.function_url, auth)))
+        }
         Err(error) if code_of(&error) == Some("ResourceNotFoundException") => Ok(None),
         Err(error) => Err(AwsError::call(format!("reading the function URL of {name}"), error)),
     }
 }
 
-/// Gives the function a public URL with both permissions public URLs need:
-/// `lambda:InvokeFunctionUrl` for auth type NONE, and `lambda:InvokeFunction` when invoked through
-/// the URL. Returns the URL.
+fn url_auth_type(auth: Auth) -> FunctionUrlAuthType {
+    match auth {
+        Auth::None => FunctionUrlAuthType::None,
+        Auth::Iam => FunctionUrlAuthType::AwsIam,
+    }
+}
+
+/// Gives the function a URL and returns it. With `Auth::None` the URL is public, with both
+/// permissions public URLs need: `lambda:InvokeFunctionUrl` for auth type NONE, and
+/// `lambda:InvokeFunction` when invoked through the URL. With `Auth::Iam` the URL takes only
+/// signed requests, and those two public permissions are removed when present.
 pub(crate) async fn ensure_function_url(
     clients: &Clients,
     name: &str,
     statements: &[String],
     url_sid: &str,
     invoke_sid: &str,
+    auth: Auth,
 ) -> Result<String, AwsError> {
-    let url = match function_url(clients, name).await? {
-        Some(url) => url,
+    let url = match function_url_config(clients, name).await? {
+        Some((url, current)) if current == auth => url,
+        Some((url, _)) => {
+            let action = format!("changing the authorization of the function URL of {name}");
+            write_when_settled(clients, name, &action, || {
+                clients.lambda.update_function_url_config().function_name(name).auth_type(url_auth_type(auth)).send()
+            })
+            .await?
+            .found(name, &action)?;
+            url
+        }
         None => {
             let action = format!("creating the function URL of {name}");
             let created = write_when_settled(clients, name, &action, || {
@@ -396,7 +426,7 @@ pub(crate) async fn ensure_function_url(
                     .lambda
                     .create_function_url_config()
                     .function_name(name)
-                    .auth_type(FunctionUrlAuthType::None)
+                    .auth_type(url_auth_type(auth))
                     .send()
             })
             .await?;
@@ -408,6 +438,14 @@ pub(crate) async fn ensure_function_url(
             }
         }
     };
+    if auth == Auth::Iam {
+        for sid in [url_sid, invoke_sid] {
+            if statements.iter().any(|existing| existing == sid) {
+                remove_statement(clients, name, sid).await?;
+            }
+        }
+        return Ok(url);
+    }
     if !statements.iter().any(|sid| sid == url_sid) {
         let action = format!("allowing public calls of the URL of {name}");
         write_when_settled(clients, name, &action, || {

@@ -23,6 +23,6 @@ mod role;
 
 pub use calls::{CALL_LOG_ENV, Call, CallLog};
 pub use config::{AwsOptions, Clients};
-pub use deploy::{Access, DeployedMount, Deployment, Invocation, MountSpec, Removal, deploy, invoke, list, undeploy, update_code};
+pub use deploy::{Access, Auth, DeployedMount, Deployment, Invocation, MountSpec, Removal, deploy, invoke, list, undeploy, update_code};
 pub use error::AwsError;
 pub use policy::{granted_actions, policy_document, required_actions};

@@ -35,6 +35,7 @@ const OPERATIONS: &[(&str, &str, &[&str])] = &[
     ("Lambda", "RemovePermission", &["lambda:RemovePermission"]),
     ("Lambda", "GetFunctionUrlConfig", &["lambda:GetFunctionUrlConfig"]),
     ("Lambda", "CreateFunctionUrlConfig", &["lambda:CreateFunctionUrlConfig"]),
+    ("Lambda", "UpdateFunctionUrlConfig", &["lambda:UpdateFunctionUrlConfig"]),
     ("Lambda", "DeleteFunctionUrlConfig", &["lambda:DeleteFunctionUrlConfig"]),
     ("Lambda", "Invoke", &["lambda:InvokeFunction"]),
     ("ApiGatewayV2", "GetApis", &["apigateway:GET"]),
