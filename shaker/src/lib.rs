@@ -369,6 +369,9 @@ fn shake_and_link(
     report.replaced = replaced.replaced;
     report.warnings = replaced.warnings;
     report.fingerprint = fingerprint;
+    for function in &mut report.kept_functions {
+        function.ir_hash = ir_fingerprint.function_hashes.get(&function.mangled).cloned();
+    }
     report.method_shaking = Some(MethodShakingSummary {
         mode: config.method_shaking,
         trapped_slots,

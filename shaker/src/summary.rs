@@ -96,6 +96,7 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
                 name: demangled.unwrap_or_else(|| symbol.name.clone()),
                 mangled: symbol.name.clone(),
                 size_bytes: sizes.get(symbol.name.as_str()).copied(),
+                ir_hash: None,
                 kept_because: Vec::new(),
             }
         })
@@ -245,6 +246,7 @@ fn largest_functions(
                 name: demangled.unwrap_or_else(|| symbol.name.clone()),
                 mangled: symbol.name.clone(),
                 size_bytes: Some(symbol.size),
+                ir_hash: None,
                 kept_because,
             }
         })

@@ -319,6 +319,7 @@ mod tests {
             function_name: "portkey-app-f".into(),
             access: Access::Api,
             url: None,
+            auth: portkey_aws::Auth::None,
             code_sha256: String::new(),
             code_size: 0,
             last_modified: String::new(),

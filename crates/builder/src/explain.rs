@@ -84,6 +84,7 @@ mod tests {
             mangled: mangled.to_string(),
             crate_name: Some("demo".to_string()),
             size_bytes,
+            ir_hash: None,
             kept_because: Vec::new(),
         }
     }

@@ -269,6 +269,10 @@ pub struct FunctionEntry {
     pub crate_name: Option<String>,
     /// Machine-code size in the emitted object, `None` when the function was inlined away.
     pub size_bytes: Option<u64>,
+    /// Hash of the function's own IR before optimisation (16 hex digits), which changes when
+    /// its instructions change. `None` in the largest-function list and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ir_hash: Option<String>,
     /// Shortest chain of references from a root to this function, root first. Empty when not
     /// computed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

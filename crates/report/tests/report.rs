@@ -12,6 +12,7 @@ fn function(name: &str, crate_name: Option<&str>, size: Option<u64>) -> Function
         mangled: format!("_mangled_{}", name.replace("::", "_")),
         crate_name: crate_name.map(str::to_string),
         size_bytes: size,
+        ir_hash: None,
         kept_because: Vec::new(),
     }
 }

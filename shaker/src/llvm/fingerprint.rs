@@ -37,6 +37,11 @@ pub struct IrFingerprint {
     pub hex: String,
     /// The text that was hashed: header lines, then items in sorted order.
     pub canonical_text: String,
+    /// A hash of each kept function's own canonical text and of the local constants it refers
+    /// to (string literals, panic locations), by the function's original name, as 16 hex digits.
+    /// References to renamed symbols are reduced to `@__portkey_fp`, so a function's hash
+    /// changes with its own instructions and data, not with the numbering of other symbols.
+    pub function_hashes: HashMap<String, String>,
 }
 
 /// Computes the fingerprint of the kept module. Call it after deletion, internalisation and the
@@ -50,10 +55,91 @@ pub fn ir_fingerprint(program: &ProgramGraph, module: &Module<'_>) -> IrFingerpr
     restore_names(&renamed);
 
     let canonical_text = canonical_text(&text);
+    let function_hashes = function_hashes(&canonical_text, &renamed);
     IrFingerprint {
         hex: blake3::hash(canonical_text.as_bytes()).to_hex().to_string(),
         canonical_text,
+        function_hashes,
     }
+}
+
+/// Hashes each function definition of the canonical text with the renamed global variables it
+/// refers to, keyed by the function's original name: `__portkey_fp.<n>` is the `n`th entry of
+/// `renamed`.
+fn function_hashes(canonical_text: &str, renamed: &[(LLVMValueRef, String)]) -> HashMap<String, String> {
+    let items: Vec<&str> = canonical_text.split("\n\n").collect();
+    let variables: HashMap<&str, &str> = items
+        .iter()
+        .filter_map(|item| {
+            let (name, _) = item.strip_prefix('@')?.split_once(" = ")?;
+            name.starts_with(CANONICAL_PREFIX).then_some((name, *item))
+        })
+        .collect();
+    let mut hashes = HashMap::new();
+    for item in items.iter().filter(|item| item.starts_with("define ")) {
+        let Some(name) = defined_name(item) else { continue };
+        let original = match name.strip_prefix(CANONICAL_PREFIX).and_then(|number| number.parse::<usize>().ok()) {
+            Some(index) => match renamed.get(index) {
+                Some((_, original)) => original.clone(),
+                None => continue,
+            },
+            None => name.to_string(),
+        };
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(without_canonical_numbers(item).as_bytes());
+        let mut seen = HashSet::new();
+        for reference in canonical_references(item) {
+            if let Some(variable) = variables.get(reference)
+                && seen.insert(reference)
+            {
+                hasher.update(b"\n");
+                hasher.update(without_canonical_numbers(variable).as_bytes());
+            }
+        }
+        hashes.insert(original, hasher.finalize().to_hex()[..16].to_string());
+    }
+    hashes
+}
+
+/// The name after the first `@` of a `define` line, quoted or not.
+fn defined_name(item: &str) -> Option<&str> {
+    let line = item.lines().next()?;
+    let rest = &line[line.find('@')? + 1..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        return quoted.split('"').next();
+    }
+    let end = rest.find(|c: char| c == '(' || c.is_whitespace()).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// The canonical names `__portkey_fp.<n>` that `text` mentions, in order.
+fn canonical_references(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut offset = 0;
+    while let Some(position) = text[offset..].find(CANONICAL_PREFIX) {
+        let start = offset + position;
+        let after = start + CANONICAL_PREFIX.len();
+        let digits = text[after..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            names.push(&text[start..after + digits]);
+        }
+        offset = after + digits;
+    }
+    names
+}
+
+/// Replaces every `__portkey_fp.<n>` with `__portkey_fp`.
+fn without_canonical_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find(CANONICAL_PREFIX) {
+        let after = position + CANONICAL_PREFIX.len();
+        out.push_str(&rest[..after - 1]);
+        let digits = rest[after..].bytes().take_while(u8::is_ascii_digit).count();
+        rest = &rest[after + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Global values reachable from the graph's roots, in the order a breadth-first walk over
@@ -294,7 +380,28 @@ fn canonical_line(line: &str, attributes: &BTreeMap<String, String>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::canonical_text;
+    use super::{canonical_references, canonical_text, defined_name, without_canonical_numbers};
+
+    #[test]
+    fn defined_name_reads_plain_and_quoted_names() {
+        assert_eq!(defined_name("define internal void @__portkey_fp.12(ptr %0) {\n}"), Some("__portkey_fp.12"));
+        assert_eq!(defined_name("define void @\"a b\"() {\n}"), Some("a b"));
+        assert_eq!(defined_name("define void @_ZN5hello7flatter17h0E() {"), Some("_ZN5hello7flatter17h0E"));
+    }
+
+    #[test]
+    fn canonical_references_are_found_in_order() {
+        let text = "store ptr @__portkey_fp.7, ptr @__portkey_fp.2 ; @__portkey_fp.";
+        assert_eq!(canonical_references(text), ["__portkey_fp.7", "__portkey_fp.2"]);
+    }
+
+    #[test]
+    fn canonical_numbers_are_dropped() {
+        assert_eq!(
+            without_canonical_numbers("call void @__portkey_fp.3(ptr @__portkey_fp.17)"),
+            "call void @__portkey_fp(ptr @__portkey_fp)"
+        );
+    }
 
     #[test]
     fn canonical_text_ignores_item_order_and_numbering() {

@@ -28,8 +28,9 @@ const QUIET: Duration = Duration::from_millis(150);
 struct Deployed {
     code_sha256: String,
     fingerprint: Option<String>,
-    /// Kept functions by name, with their machine-code size.
-    kept: BTreeMap<String, Option<u64>>,
+    /// Kept functions by name, with what tells a changed function apart: its IR hash, or its
+    /// machine-code size when the report has no hash.
+    kept: BTreeMap<String, Option<String>>,
 }
 
 /// One cycle's outcome, printed as a JSON line with `--json`.
@@ -338,23 +339,27 @@ fn link_ms(report: &serde_json::Value) -> u64 {
 }
 
 /// Reads the kept functions of a report, by name, with their machine-code size.
-fn kept_functions(report: &serde_json::Value) -> BTreeMap<String, Option<u64>> {
+fn kept_functions(report: &serde_json::Value) -> BTreeMap<String, Option<String>> {
+    let identity = |function: &serde_json::Value| match function["ir_hash"].as_str() {
+        Some(hash) => Some(hash.to_string()),
+        None => function["size_bytes"].as_u64().map(|size| format!("{size} bytes")),
+    };
     report["kept_functions"]
         .as_array()
         .map(|functions| {
             functions
                 .iter()
-                .filter_map(|function| Some((function["name"].as_str()?.to_string(), function["size_bytes"].as_u64())))
+                .filter_map(|function| Some((function["name"].as_str()?.to_string(), identity(function))))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Names of kept functions that are new, gone, or changed size between two builds.
-fn differing(old: &BTreeMap<String, Option<u64>>, new: &BTreeMap<String, Option<u64>>) -> Vec<String> {
+/// Names of kept functions that are new, gone, or changed between two builds.
+fn differing(old: &BTreeMap<String, Option<String>>, new: &BTreeMap<String, Option<String>>) -> Vec<String> {
     let mut names: Vec<String> = new
         .iter()
-        .filter(|(name, size)| old.get(*name) != Some(size))
+        .filter(|(name, identity)| old.get(*name) != Some(identity))
         .map(|(name, _)| name.clone())
         .collect();
     names.extend(old.keys().filter(|name| !new.contains_key(*name)).cloned());
@@ -381,9 +386,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn differing_lists_new_gone_and_resized() {
-        let old = BTreeMap::from([("a".to_string(), Some(10)), ("b".to_string(), Some(20)), ("c".to_string(), None)]);
-        let new = BTreeMap::from([("a".to_string(), Some(10)), ("b".to_string(), Some(24)), ("d".to_string(), Some(5))]);
+    fn differing_lists_new_gone_and_changed() {
+        let hash = |text: &str| Some(text.to_string());
+        let old = BTreeMap::from([("a".to_string(), hash("1f")), ("b".to_string(), hash("2e")), ("c".to_string(), None)]);
+        let new = BTreeMap::from([("a".to_string(), hash("1f")), ("b".to_string(), hash("3d")), ("d".to_string(), hash("4c"))]);
         assert_eq!(differing(&old, &new), vec!["b", "c", "d"]);
     }
 }
