@@ -30,6 +30,17 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=(event query binding base64 response)
 
+# libfuzzer-sys compiles libFuzzer, which is C++.
+if ! command -v c++ >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >&2
+    else
+        echo "error: fuzzing needs a C++ compiler for libFuzzer; install it with: sudo apt-get install g++" >&2
+        exit 1
+    fi
+fi
+
 tools="$root/target/fuzz-tools"
 if [ ! -x "$tools/bin/cargo-fuzz" ]; then
     cargo install cargo-fuzz --version 0.13.2 --locked --root "$tools"
