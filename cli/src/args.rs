@@ -170,7 +170,18 @@ pub struct DevArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
 
-    /// The local backend's port when it is not running yet.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+/// Where the local backend listens, for the commands that start it.
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// The local backend's port when it is not running yet; by default the port recorded in
+    /// the project file, or any free port.
     #[arg(long)]
     pub port: Option<u16>,
 
@@ -179,9 +190,6 @@ pub struct DevArgs {
     /// machines, which prints a warning because every mount is then public on the network.
     #[arg(long, value_name = "IP", value_parser = parse_listen)]
     pub listen: Option<std::net::IpAddr>,
-
-    #[command(flatten)]
-    pub project: ProjectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -360,15 +368,8 @@ pub struct UnmountArgs {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// The port to listen on; by default the port recorded in the project file, or any free port.
-    #[arg(long)]
-    pub port: Option<u16>,
-
-    /// The address the local backend's gateway listens on when it is not running yet:
-    /// 127.0.0.1 (the default) or a loopback address, or 0.0.0.0 or :: to accept other
-    /// machines, which prints a warning because every mount is then public on the network.
-    #[arg(long, value_name = "IP", value_parser = parse_listen)]
-    pub listen: Option<std::net::IpAddr>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
 
     #[command(flatten)]
     pub project: ProjectArgs,

@@ -106,7 +106,7 @@ fn crate_name_with_underscores(function: &str) -> String {
 
 pub fn run_up(args: &UpArgs) -> Result<()> {
     let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
-    let server = ensure_backend(&dirs, args.port, args.listen)?;
+    let server = ensure_backend(&dirs, args.backend.port, args.backend.listen)?;
     let reload = client::reload(&server)?;
     let project = portkey_project::ProjectFile::load(&dirs.root)?;
     for mount in &project.mounts {

@@ -148,7 +148,7 @@ pub fn run_dev(args: &DevArgs) -> Result<()> {
         crate::args::Target::Aws => Some(AwsSync::connect(&dirs, args)?),
         crate::args::Target::Local => None,
     };
-    let server = ensure_backend(&dirs, args.port, args.listen)?;
+    let server = ensure_backend(&dirs, args.backend.port, args.backend.listen)?;
     portkey_local::client::reload(&server)?;
     let watcher = ProjectWatcher::start(&dirs.root, &package_roots(&manifest)?)?;
     status("Watching", &format!("{} (stop with Ctrl-C)", dirs.root.display()));
