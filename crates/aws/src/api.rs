@@ -33,7 +33,7 @@ pub(crate) struct ApiRoute {
     pub(crate) key: String,
     /// The integration id the route targets, when it targets one.
     pub(crate) integration: Option<String>,
-    /// Who may call the route.
+    /// The callers the route accepts.
     pub(crate) auth: Auth,
 }
 

@@ -38,11 +38,11 @@ pub struct MountSpec {
     pub role: Option<String>,
     /// Give the function its own URL instead of a route on the project's HTTP API.
     pub function_url: bool,
-    /// Who may call the route or URL.
+    /// The callers the route or URL accepts.
     pub auth: Auth,
 }
 
-/// Who may call a deployed mount.
+/// The callers a deployed mount accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {

@@ -101,7 +101,7 @@ fn function_hashes(canonical_text: &str, renamed: &[(LLVMValueRef, String)]) -> 
     hashes
 }
 
-/// The name after the first `@` of a `define` line, quoted or not.
+/// Returns the name after the first `@` of a `define` line, quoted or not.
 fn defined_name(item: &str) -> Option<&str> {
     let line = item.lines().next()?;
     let rest = &line[line.find('@')? + 1..];
@@ -112,7 +112,7 @@ fn defined_name(item: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
-/// The canonical names `__portkey_fp.<n>` that `text` mentions, in order.
+/// Lists the canonical names `__portkey_fp.<n>` that `text` mentions, in order.
 fn canonical_references(text: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut offset = 0;

@@ -28,8 +28,8 @@ const QUIET: Duration = Duration::from_millis(150);
 struct Deployed {
     code_sha256: String,
     fingerprint: Option<String>,
-    /// Kept functions by name, with what tells a changed function apart: its IR hash, or its
-    /// machine-code size when the report has no hash.
+    /// Kept functions by name, each with the value compared to find changed functions: its IR
+    /// hash, or its machine-code size when the report has no hash.
     kept: BTreeMap<String, Option<String>>,
 }
 
