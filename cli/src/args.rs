@@ -177,7 +177,7 @@ pub struct DevArgs {
     pub project: ProjectArgs,
 }
 
-/// Where the local backend listens, for the commands that start it.
+/// The local backend's address and port, for the commands that start it.
 #[derive(Debug, Args)]
 pub struct BackendArgs {
     /// The local backend's port when it is not running yet; by default the port recorded in
@@ -185,9 +185,9 @@ pub struct BackendArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
-    /// The address the local backend's gateway listens on when it is not running yet:
-    /// 127.0.0.1 (the default) or a loopback address, or 0.0.0.0 or :: to accept other
-    /// machines, which prints a warning because every mount is then public on the network.
+    /// The address the local backend's gateway listens on when it is not running yet: 127.0.0.1
+    /// (the default) or another loopback address, or 0.0.0.0 or :: to accept other machines.
+    /// The latter prints a warning, because every mount is then public on the network.
     #[arg(long, value_name = "IP", value_parser = parse_listen)]
     pub listen: Option<std::net::IpAddr>,
 }
@@ -286,7 +286,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Who may call an AWS mount.
+/// The callers an AWS mount accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthArg {
     /// Anyone on the internet.

@@ -398,7 +398,7 @@ fn iam_auth_locks_routes_and_urls() {
     };
     let shout = "portkey-aws-hello-iam-hello-shout";
 
-    // A route that takes only signed requests, and the note that says so.
+    // A route that takes only signed requests, and the note that states it.
     let first = project.portkey(&["mount", "hello::flatter", "/hello?name={name}", "--target", "aws", "--auth", "iam"]);
     assert!(first.stderr.contains("note: --auth iam"), "{}", first.stderr);
     assert!(first.stderr.contains("execute-api:Invoke"), "{}", first.stderr);

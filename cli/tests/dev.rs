@@ -127,7 +127,7 @@ fn dev_redeploys_exactly_the_mounts_whose_kept_code_changed() {
     let cycle = dev.next_cycle();
     assert_eq!(names(&cycle, "redeployed"), ["devloop::first"], "{cycle}");
     assert_eq!(names(&cycle, "unchanged"), ["devloop::second"], "{cycle}");
-    // The edit keeps the function's size, so only its IR hash tells that it changed.
+    // The edit keeps the function's size, so only its IR hash shows that it changed.
     let differ = &cycle["redeployed"][0]["functions_differ"];
     assert!(differ.as_array().unwrap().iter().any(|name| name == "devloop::only_first"), "{cycle}");
     assert_eq!(get(&first_url), (200, "first-v2 [shared-v1 Ada]".to_string()));

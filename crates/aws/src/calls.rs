@@ -113,7 +113,7 @@ impl Intercept for Recorder {
         Ok(())
     }
 
-    // The SDK retries on its own; these two hooks make each failed attempt and each retry
+    // The SDK retries on its own, so these two hooks make each failed attempt and each retry
     // visible at info level, with the call and the attempt number.
     fn read_after_attempt(
         &self,
@@ -127,7 +127,7 @@ impl Intercept for Recorder {
         let attempt = cfg.load::<RequestAttempts>().map(|attempts| attempts.attempts()).unwrap_or(1);
         let status = context.response().map(|response| response.status().as_u16());
         let error = DisplayErrorContext(error);
-        // A 4xx other than 429 is an answer (a missing resource, a conflict) that the caller
+        // A 4xx other than 429 is a result (a missing resource, a conflict) that the caller
         // handles, not a failure worth reporting by default.
         if status.is_some_and(|status| (400..500).contains(&status) && status != 429) {
             tracing::debug!(call = %call_name(cfg), attempt, status, error = %error, "AWS call attempt returned an error");

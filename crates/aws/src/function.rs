@@ -189,9 +189,9 @@ async fn create_function(clients: &Clients, spec: &FunctionSpec<'_>) -> Result<O
 enum Written<T> {
     /// The write succeeded now.
     Done(T),
-    /// Lambda answered that the resource already exists.
+    /// Lambda returned that the resource already exists.
     AlreadyExists,
-    /// Lambda answered `ResourceNotFoundException`.
+    /// Lambda returned `ResourceNotFoundException`.
     NotFound,
 }
 
@@ -207,7 +207,7 @@ impl<T> Written<T> {
     }
 }
 
-/// Runs a Lambda write on function `name`. While Lambda answers `ResourceConflictException`
+/// Runs a Lambda write on function `name`. While Lambda returns `ResourceConflictException`
 /// because an update of the function is in progress, it waits for the function to settle and
 /// tries again, for up to `CONFLICT_LIMIT`. A conflict whose message says the resource already
 /// exists, and a missing resource, are returned for the caller to judge: after a lost response

@@ -74,7 +74,7 @@ pub struct AwsMountRecord {
     /// The public URL with the template, when it is reachable.
     #[serde(default)]
     pub url: Option<String>,
-    /// Who may call it: `none` (anyone) or `iam` (signed requests only).
+    /// The callers it accepts: `none` (anyone) or `iam` (signed requests only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
     /// The base64 SHA-256 of the deployed zip.

@@ -19,11 +19,11 @@ const CRATE_BAND: f64 = 18.0;
 const FONT: &str = "DejaVu Sans, Verdana, Arial, sans-serif";
 /// Approximate advance of one character at font size 1, used to shorten labels to fit.
 const CHAR_WIDTH: f64 = 0.6;
-/// Functions of one crate drawn one by one; the smaller rest of the crate shares one rectangle,
+/// Functions of one crate drawn one by one. The smaller rest of the crate shares one rectangle,
 /// which keeps the file small for images with thousands of functions.
 const FUNCTIONS_PER_CRATE: usize = 150;
 
-/// What the treemap's title states beside the report's own figures.
+/// The treemap title's facts that the report does not contain.
 #[derive(Debug, Clone, Default)]
 pub struct TreemapTitle {
     /// The mounted function, for example `hello::flatter`.
@@ -267,10 +267,10 @@ fn label(text: &str, x: f64, y: f64, size: f64, weight: &str, color: &str) -> Te
         .set("fill", color)
 }
 
-/// A function name without generic arguments and with shortened paths, so that the part that
-/// distinguishes functions comes first: paths inside the name keep their last segment and the
-/// final path its last two, so `<alloc::vec::Vec<u8> as std::io::Write>::write` becomes
-/// `<Vec<…> as Write>::write` and `core::fmt::num::imp::fmt_u64` becomes `imp::fmt_u64`.
+/// Shortens a function name so that the part that distinguishes functions comes first. Generic
+/// arguments become `<…>`, paths inside the name keep their last segment, and the final path
+/// keeps its last two. `<alloc::vec::Vec<u8> as std::io::Write>::write` becomes
+/// `<Vec<…> as Write>::write`, and `core::fmt::num::imp::fmt_u64` becomes `imp::fmt_u64`.
 fn short_name(name: &str) -> String {
     let mut plain = String::with_capacity(name.len());
     let mut depth = 0usize;

@@ -1,6 +1,7 @@
 //! `portkey dev`: serves every mount on the local backend, watches the project, rebuilds on
 //! change, and swaps in exactly the mounts whose reachability fingerprint changed. Builds run as
-//! child processes while the backend keeps serving, so requests never wait for a build. A change
+//! child processes, and the backend is a process of its own that keeps serving, so requests do
+//! not wait for a build. A change
 //! that arrives during a build stops it and starts a new one.
 
 mod rebuild;

@@ -144,9 +144,9 @@ fn drop_vanished(batch: &mut Changes, root: &Path) {
     });
 }
 
-/// The part of `path` below the watched folder that holds it. A project may itself lie inside a
-/// folder named `target` (a fixture copied into a build folder), so only the components below
-/// the watched folder say whether a path is build output.
+/// Returns the part of `path` below the watched folder that contains it. A project may itself
+/// lie inside a folder named `target` (a fixture copied into a build folder), so only the
+/// components below the watched folder decide whether a path is build output.
 fn below<'a>(path: &'a Path, watched: &[PathBuf]) -> &'a Path {
     watched
         .iter()
