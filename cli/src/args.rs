@@ -98,6 +98,12 @@ pub struct MountArgs {
     #[arg(long)]
     pub no_method_shaking: bool,
 
+    /// The CPU architecture of the image: `x86_64` or `arm64`. An arm64 image is linked with
+    /// the toolchain's rust-lld (the aarch64 musl target is added through rustup when missing);
+    /// the local backend runs it under qemu-user.
+    #[arg(long, value_enum, default_value_t = ArchArg::X86_64, value_name = "ARCH")]
+    pub arch: ArchArg,
+
     /// Where to serve it: `local` (a backend on 127.0.0.1) or `aws` (Lambda behind the project's
     /// HTTP API, or behind its own URL with --function-url).
     #[arg(long, value_enum, default_value_t = Target::Local)]
@@ -259,6 +265,12 @@ pub struct ShakeArgs {
     #[arg(long)]
     pub no_method_shaking: bool,
 
+    /// The CPU architecture of the image: `x86_64` or `arm64`. An arm64 image is linked with
+    /// the toolchain's rust-lld (the aarch64 musl target is added through rustup when missing);
+    /// the local backend runs it under qemu-user.
+    #[arg(long, value_enum, default_value_t = ArchArg::X86_64, value_name = "ARCH")]
+    pub arch: ArchArg,
+
     /// Fail when the zip is larger than this: bytes, or a number with a unit (`128KiB`,
     /// `1.5MB`; KiB and MiB are powers of 1024, KB and MB of 1000). The error names the largest
     /// crates and functions; `--json` adds a `budget` object to the report.
@@ -304,12 +316,48 @@ impl AuthArg {
     }
 }
 
+/// The image settings of `--size`, `--no-method-shaking` and `--arch`.
+pub fn image_settings(size: SizeArg, no_method_shaking: bool, arch: ArchArg) -> crate::image::ImageSettings {
+    crate::image::ImageSettings {
+        size_mode: size.mode(),
+        method_shaking: method_shaking(no_method_shaking),
+        target: arch.target(),
+    }
+}
+
 /// Returns the shaker's method-shaking setting for a `--no-method-shaking` flag.
 pub fn method_shaking(no_method_shaking: bool) -> MethodShaking {
     if no_method_shaking {
         MethodShaking::Off
     } else {
         MethodShaking::On
+    }
+}
+
+/// The `--arch` values of `shake` and `mount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchArg {
+    /// 64-bit x86, Lambda's `x86_64` (static musl, or static glibc when the musl target is
+    /// missing).
+    #[value(name = "x86_64", alias = "amd64")]
+    X86_64,
+    /// 64-bit ARM, Lambda's `arm64` (Graviton; static musl).
+    #[value(name = "arm64", alias = "aarch64")]
+    Arm64,
+}
+
+impl ArchArg {
+    /// Returns the builder's target choice for this value.
+    pub fn target(self) -> portkey_builder::TargetChoice {
+        match self {
+            ArchArg::X86_64 => portkey_builder::TargetChoice::Auto,
+            ArchArg::Arm64 => portkey_builder::TargetChoice::Arm64,
+        }
+    }
+
+    /// The name recorded in the project file; `None` for the default.
+    pub fn recorded(self) -> Option<String> {
+        (self == ArchArg::Arm64).then(|| "arm64".to_string())
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use portkey_builder::TargetChoice;
 use portkey_lookup::{FoundFunction, LookupRequest};
 use portkey_packager::{Compression, Package};
 use portkey_report::{MethodShaking, ShakeReport, SizeMode};
@@ -37,25 +38,36 @@ pub fn find(manifest_path: Option<&Path>, path: &str) -> Result<FoundFunction> {
     Ok(portkey_lookup::find_function(&request)?)
 }
 
-/// Generates the shim for `found`, builds it through the shaker in the default size mode and
+/// What an image is built with besides the function.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSettings {
+    pub size_mode: SizeMode,
+    pub method_shaking: MethodShaking,
+    pub target: TargetChoice,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        ImageSettings {
+            size_mode: SizeMode::Default,
+            method_shaking: MethodShaking::On,
+            target: TargetChoice::Auto,
+        }
+    }
+}
+
+/// Generates the shim for `found`, builds it through the shaker with the default settings and
 /// packages the result.
 pub fn build_function_image(dirs: &ProjectDirs, found: FoundFunction) -> Result<FunctionImage> {
-    build_function_image_sized(dirs, found, SizeMode::Default)
+    build_function_image_with(dirs, found, &ImageSettings::default())
 }
 
-/// Generates the shim for `found`, builds it through the shaker in `size_mode` with method
-/// shaking on and packages the result.
-pub fn build_function_image_sized(dirs: &ProjectDirs, found: FoundFunction, size_mode: SizeMode) -> Result<FunctionImage> {
-    build_function_image_with(dirs, found, size_mode, MethodShaking::On)
-}
-
-/// Generates the shim for `found`, builds it through the shaker in `size_mode` with
-/// `method_shaking` and packages the result.
+/// Generates the shim for `found`, builds it through the shaker with `settings` and packages the
+/// result.
 pub fn build_function_image_with(
     dirs: &ProjectDirs,
     found: FoundFunction,
-    size_mode: SizeMode,
-    method_shaking: MethodShaking,
+    settings: &ImageSettings,
 ) -> Result<FunctionImage> {
     let started = Instant::now();
     let linker = portkey_ld_path()?;
@@ -69,8 +81,9 @@ pub fn build_function_image_with(
     let build_dir = dirs.portkey_dir().join("build");
     let mut options = portkey_builder::BuildOptions::new(&shim.manifest_path, &shim.bin_name, &build_dir, &linker);
     options.remap_path_prefixes = remapped_prefixes(dirs);
-    options.size_mode = size_mode;
-    options.method_shaking = method_shaking;
+    options.size_mode = settings.size_mode;
+    options.method_shaking = settings.method_shaking;
+    options.target = settings.target;
     let built = portkey_builder::build_image(&options)?;
 
     let staging = dirs.portkey_dir().join("images").join(image_dir_name(&found.requested_path));

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::args::{LinkItem, LinkLine};
 use crate::error::ShakeError;
+use crate::link::Driver;
 use crate::natives::resolve_library;
 use crate::toolchain;
 use portkey_report::{MethodShaking, SizeMode};
@@ -43,8 +44,8 @@ pub struct LinkKey {
 /// Settings besides the link line that change the result of a link.
 #[derive(Debug, Clone)]
 pub struct KeySettings<'a> {
-    /// The linker driver, as configured (`cc` or `PORTKEY_LD_CC`).
-    pub cc: &'a str,
+    /// The program of the final link (`cc`, `PORTKEY_LD_CC` or `PORTKEY_LD_LLD`).
+    pub driver: Driver<'a>,
     /// The symbols the report explains.
     pub explain: &'a [String],
     /// Min-size mode replaces function bodies, so it changes the executable.
@@ -63,7 +64,7 @@ pub fn link_key(line: &LinkLine, settings: &KeySettings<'_>) -> Result<LinkKey, 
         .map(|item| match item {
             LinkItem::Input(path) => Some(path.clone()),
             LinkItem::Library { name, mode, .. } => {
-                resolve_library(name, *mode, &line.search_dirs, settings.cc)
+                resolve_library(name, *mode, &line.search_dirs, settings.driver)
             }
             LinkItem::Verbatim(_) => None,
         })
@@ -125,12 +126,12 @@ fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
         toolchain::LLVM_VERSION,
         toolchain::LIBLLVM_PATH
     );
-    let driver = find_program(settings.cc)
+    let driver = find_program(&settings.driver.program())
         .map(|path| path.display().to_string())
         .unwrap_or_else(|| "not-found".to_string());
     // NOTE: only the driver's path is part of the key, not the crt objects, libgcc or `ld` it
     // adds by itself, so a system toolchain upgrade needs the cache folder cleared.
-    let _ = writeln!(manifest, "driver {} {driver}", settings.cc);
+    let _ = writeln!(manifest, "driver {} {driver}", settings.driver);
     let _ = writeln!(manifest, "explain {}", settings.explain.join(","));
     let _ = writeln!(manifest, "size {}", settings.size_mode.as_str());
     let _ = writeln!(manifest, "methods {}", settings.method_shaking.as_str());
@@ -233,7 +234,7 @@ mod tests {
 
     fn key(line: &LinkLine) -> LinkKey {
         let settings = KeySettings {
-            cc: "cc",
+            driver: Driver::Cc("cc"),
             explain: &[],
             size_mode: SizeMode::Default,
             method_shaking: MethodShaking::On,
@@ -306,7 +307,7 @@ mod tests {
         let explained = link_key(
             &line,
             &KeySettings {
-                cc: "cc",
+                driver: Driver::Cc("cc"),
                 explain: &explain,
                 size_mode: SizeMode::Default,
                 method_shaking: MethodShaking::On,
@@ -317,7 +318,7 @@ mod tests {
         let other_driver = link_key(
             &line,
             &KeySettings {
-                cc: "/usr/bin/false",
+                driver: Driver::Cc("/usr/bin/false"),
                 explain: &[],
                 size_mode: SizeMode::Default,
                 method_shaking: MethodShaking::On,
@@ -328,7 +329,7 @@ mod tests {
         let min_size = link_key(
             &line,
             &KeySettings {
-                cc: "cc",
+                driver: Driver::Cc("cc"),
                 explain: &[],
                 size_mode: SizeMode::Min,
                 method_shaking: MethodShaking::On,
@@ -339,7 +340,7 @@ mod tests {
         let without_methods = link_key(
             &line,
             &KeySettings {
-                cc: "cc",
+                driver: Driver::Cc("cc"),
                 explain: &[],
                 size_mode: SizeMode::Default,
                 method_shaking: MethodShaking::Off,
@@ -397,7 +398,7 @@ mod tests {
         let error = link_key(
             &line,
             &KeySettings {
-                cc: "cc",
+                driver: Driver::Cc("cc"),
                 explain: &[],
                 size_mode: SizeMode::Default,
                 method_shaking: MethodShaking::On,

@@ -18,6 +18,7 @@ use portkey_report::{MethodShaking, SizeMode};
 use crate::args::{LinkItem, LinkLine};
 use crate::cache_key::hash_file;
 use crate::error::ShakeError;
+use crate::link::Driver;
 use crate::natives::resolve_library;
 
 /// First line of the fingerprinted text. Bump the number when its meaning changes.
@@ -35,8 +36,8 @@ pub struct FingerprintInputs<'a> {
     /// extracted from rlibs.
     pub native_files: &'a [PathBuf],
     pub line: &'a LinkLine,
-    /// The linker driver, asked where `-l` libraries live.
-    pub cc: &'a str,
+    /// The program of the final link; a `cc` driver is asked where `-l` libraries live.
+    pub driver: Driver<'a>,
 }
 
 /// Computes the fingerprint as 64 lower-case hex digits.
@@ -55,7 +56,7 @@ pub fn fingerprint(inputs: &FingerprintInputs<'_>) -> Result<String, ShakeError>
         let LinkItem::Library { name, mode, .. } = item else {
             continue;
         };
-        match resolve_library(name, *mode, &inputs.line.search_dirs, inputs.cc) {
+        match resolve_library(name, *mode, &inputs.line.search_dirs, inputs.driver) {
             Some(archive) => {
                 let _ = writeln!(text, "library {name} {}", hash_file(&archive)?);
             }

@@ -62,6 +62,9 @@ pub struct LinkerConfig {
     pub report_path: Option<PathBuf>,
     /// The linker driver for the final link.
     pub cc: String,
+    /// `rust-lld` for a cross link: when set, the final link runs it as GNU ld on the driver
+    /// arguments translated to linker arguments, and `cc` is not called.
+    pub lld: Option<PathBuf>,
     /// Symbols whose fate the report explains.
     pub explain: Vec<String>,
     /// Where identical links are looked up and stored.
@@ -73,7 +76,7 @@ pub struct LinkerConfig {
 }
 
 impl LinkerConfig {
-    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_EXPLAIN`, `PORTKEY_LD_CACHE`,
+    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_LLD`, `PORTKEY_LD_EXPLAIN`, `PORTKEY_LD_CACHE`,
     /// `PORTKEY_LD_SIZE` and `PORTKEY_LD_METHOD_SHAKING`. Fails when `PORTKEY_LD_SIZE` or
     /// `PORTKEY_LD_METHOD_SHAKING` has an unknown value.
     pub fn from_env() -> Result<Self, ShakeError> {
@@ -97,6 +100,9 @@ impl LinkerConfig {
                 .ok()
                 .filter(|value| !value.is_empty())
                 .unwrap_or_else(|| "cc".to_string()),
+            lld: std::env::var_os("PORTKEY_LD_LLD")
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from),
             explain: std::env::var("PORTKEY_LD_EXPLAIN")
                 .map(|list| parse_explain_list(&list))
                 .unwrap_or_default(),
@@ -104,6 +110,14 @@ impl LinkerConfig {
             size_mode,
             method_shaking,
         })
+    }
+
+    /// The program that performs the final link.
+    pub fn driver(&self) -> link::Driver<'_> {
+        match &self.lld {
+            Some(lld) => link::Driver::Lld(lld),
+            None => link::Driver::Cc(&self.cc),
+        }
     }
 
     /// The call-graph file written beside the report, when a report is requested.
@@ -185,7 +199,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
         Some(_) => Some(cache_key::link_key(
             &line,
             &KeySettings {
-                cc: &config.cc,
+                driver: config.driver(),
                 explain: &config.explain,
                 size_mode: config.size_mode,
                 method_shaking: config.method_shaking,
@@ -274,7 +288,7 @@ fn shake_and_link(
     let phase = Instant::now();
     let mut native_files = gathered.native_inputs.clone();
     native_files.extend(gathered.extracted.iter().cloned());
-    let mut native_references = natives::undefined_symbols(line, &native_files, &config.cc)?;
+    let mut native_references = natives::undefined_symbols(line, &native_files, config.driver())?;
     native_references.extend(llvm::walk::inline_asm_symbols(&loaded.module));
     let program = llvm::walk::build_graph_with(
         &loaded.module,
@@ -321,7 +335,7 @@ fn shake_and_link(
     let phase = Instant::now();
     let final_args =
         link::final_arguments(line, &gathered.consumed, &object_path, &gathered.extracted);
-    link::run_driver(&config.cc, &final_args, gathered.temp_dir.path())?;
+    link::run_driver(config.driver(), &final_args, gathered.temp_dir.path())?;
     let link_ms = elapsed_ms(phase);
 
     let fingerprint = fingerprint::fingerprint(&fingerprint::FingerprintInputs {
@@ -331,7 +345,7 @@ fn shake_and_link(
         method_shaking: config.method_shaking,
         native_files: &native_files,
         line,
-        cc: &config.cc,
+        driver: config.driver(),
     })?;
     let object_symbols =
         summary::object_symbols(&object).map_err(|message| ShakeError::ReportObject {
@@ -385,19 +399,12 @@ fn shake_and_link(
 
 /// Runs the driver on the original arguments and mirrors its exit status.
 fn pass_through(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, ShakeError> {
-    let status = std::process::Command::new(&config.cc)
-        .args(args)
-        .status()
-        .map_err(|source| ShakeError::SpawnLinker {
-            program: config.cc.clone(),
-            source,
-        })?;
-    if !status.success() {
-        return Err(ShakeError::NativeLink {
-            program: config.cc.clone(),
-            status: status.to_string(),
-        });
-    }
+    let expanded = expand_response_files(args)?;
+    let scratch = tempfile::tempdir().map_err(|source| ShakeError::Write {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    link::run_driver(config.driver(), &expanded, scratch.path())?;
     Ok(LinkOutcome::PassedThrough)
 }
 

@@ -1,8 +1,15 @@
 //! The final native link: the original command line with every consumed bitcode input replaced
 //! by the one shaken object (plus native members extracted from rlibs), plugin options removed
 //! and `--strip-all` added, run through the original linker driver.
+//!
+//! A cross link (an aarch64 image built on x86_64) has no C compiler driver for the target. It
+//! runs the toolchain's `rust-lld` as GNU ld instead, on the same line translated from driver
+//! options to linker options by [`ld_arguments`]. rustc already names every start file, library
+//! and folder of a self-contained musl target on the line, so nothing that the driver would add
+//! is missing.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,6 +22,94 @@ const RESPONSE_FILE_THRESHOLD: usize = 64 * 1024;
 
 /// Linker option that removes every symbol and all debug info from the executable.
 pub const STRIP_ALL: &str = "-Wl,--strip-all";
+
+/// The program that performs the final link.
+#[derive(Debug, Clone, Copy)]
+pub enum Driver<'a> {
+    /// A gcc-compatible compiler driver (`cc`), given the line as rustc wrote it.
+    Cc(&'a str),
+    /// `rust-lld`, run as GNU ld (`-flavor gnu`) on the line translated by [`ld_arguments`].
+    Lld(&'a Path),
+}
+
+impl Driver<'_> {
+    /// The program's name or path.
+    pub fn program(&self) -> String {
+        match self {
+            Driver::Cc(cc) => cc.to_string(),
+            Driver::Lld(path) => path.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Driver<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Driver::Cc(cc) => write!(f, "cc {cc}"),
+            Driver::Lld(path) => write!(f, "lld {}", path.display()),
+        }
+    }
+}
+
+/// Driver options that only steer the compiler driver itself (what it adds to the link by
+/// default), dropped when the line goes to the linker directly.
+const DRIVER_ONLY: &[&str] = &[
+    "-nostartfiles",
+    "-nodefaultlibs",
+    "-nostdlib",
+    "-no-pie",
+    "-m64",
+    "-m32",
+    "-pthread",
+    "-fPIC",
+    "-fpic",
+    "-fno-pie",
+];
+
+/// Translates a gcc-driver link line into GNU ld arguments: `-Wl,` and `-Xlinker` options are
+/// unpacked, `-static-pie`, `-pie` and `-s` become their linker spellings, options that only
+/// steer the driver are dropped, and everything else (inputs, `-L`, `-l`, `-o`, `-z`, `-static`)
+/// is passed as it is.
+pub fn ld_arguments(args: &[OsString]) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut index = 0;
+    while index < args.len() {
+        let arg = &args[index];
+        index += 1;
+        let Some(text) = arg.to_str() else {
+            out.push(arg.clone());
+            continue;
+        };
+        if let Some(list) = text.strip_prefix("-Wl,") {
+            out.extend(
+                list.split(',')
+                    .filter(|option| !option.is_empty())
+                    .map(OsString::from),
+            );
+            continue;
+        }
+        match text {
+            "-Xlinker" => {
+                if let Some(next) = args.get(index) {
+                    out.push(next.clone());
+                    index += 1;
+                }
+            }
+            "-static-pie" => out.extend(
+                ["-static", "-pie", "--no-dynamic-linker", "-z", "text"].map(OsString::from),
+            ),
+            "-s" => out.push(OsString::from("--strip-all")),
+            "-B" => index += 1,
+            _ if DRIVER_ONLY.contains(&text)
+                || text.starts_with("-fuse-ld=")
+                || (text.starts_with("-B") && text.len() > 2)
+                || text.starts_with("-march=")
+                || text.starts_with("-mcpu=") => {}
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
 
 /// Builds the driver's arguments. The object and the extracted natives take the place of the
 /// first consumed input, so they keep that input's position relative to the libraries after it.
@@ -53,9 +148,21 @@ pub fn final_arguments(
     args
 }
 
-/// Runs the linker driver with `args`, through a response file in `scratch` when the line is
-/// long. The driver's own messages go straight to stderr, where rustc shows them.
-pub fn run_driver(cc: &str, args: &[OsString], scratch: &Path) -> Result<(), ShakeError> {
+/// Runs the final link with `args` (driver options, as rustc wrote them), through a response
+/// file in `scratch` when the line is long. The linker's own messages go straight to stderr,
+/// where rustc shows them.
+pub fn run_driver(driver: Driver<'_>, args: &[OsString], scratch: &Path) -> Result<(), ShakeError> {
+    let translated;
+    let (program, args) = match driver {
+        Driver::Cc(cc) => (cc.to_string(), args),
+        Driver::Lld(lld) => {
+            let mut ld = vec![OsString::from("-flavor"), OsString::from("gnu")];
+            ld.extend(ld_arguments(args));
+            translated = ld;
+            (lld.display().to_string(), translated.as_slice())
+        }
+    };
+    let cc = program.as_str();
     let total: usize = args.iter().map(|arg| arg.len() + 1).sum();
     let mut command = Command::new(cc);
     if total > RESPONSE_FILE_THRESHOLD {
@@ -153,7 +260,12 @@ mod tests {
             .map(|i| OsString::from(format!("{long}{i}.o")))
             .collect();
         args.push(OsString::from("with space.o"));
-        run_driver(script.to_str().expect("utf-8 path"), &args, dir.path()).expect("driver runs");
+        run_driver(
+            Driver::Cc(script.to_str().expect("utf-8 path")),
+            &args,
+            dir.path(),
+        )
+        .expect("driver runs");
         let written = std::fs::read_to_string(&output).expect("response file copied");
         let parsed = crate::args::split_response_text(&written);
         assert_eq!(parsed.len(), 401);
@@ -163,10 +275,107 @@ mod tests {
     #[test]
     fn failing_driver_is_reported() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let error = run_driver("false", &os(&["a.o"]), dir.path()).expect_err("false fails");
+        let error =
+            run_driver(Driver::Cc("false"), &os(&["a.o"]), dir.path()).expect_err("false fails");
         assert!(matches!(error, ShakeError::NativeLink { .. }), "{error}");
-        let missing =
-            run_driver("/nonexistent/cc", &os(&["a.o"]), dir.path()).expect_err("no such driver");
+        let missing = run_driver(Driver::Cc("/nonexistent/cc"), &os(&["a.o"]), dir.path())
+            .expect_err("no such driver");
         assert!(missing.to_string().contains("/nonexistent/cc"), "{missing}");
+    }
+
+    #[test]
+    fn driver_options_become_linker_options() {
+        // The shape of rustc's line for aarch64-unknown-linux-musl, shortened.
+        let args = os(&[
+            "crt1.o",
+            "/tmp/shaken.o",
+            "-Wl,--as-needed",
+            "-Wl,-Bstatic",
+            "-lunwind",
+            "-lc",
+            "-L",
+            "/sysroot/self-contained",
+            "-Wl,-Bdynamic",
+            "-Wl,--eh-frame-hdr",
+            "-Wl,-z,noexecstack",
+            "-nostartfiles",
+            "-o",
+            "out",
+            "-Wl,--gc-sections",
+            "-static",
+            "-no-pie",
+            "-Wl,-z,relro,-z,now",
+            "-nodefaultlibs",
+            "-fuse-ld=lld",
+            "-Xlinker",
+            "--build-id=none",
+            "crtn.o",
+            STRIP_ALL,
+        ]);
+        assert_eq!(
+            ld_arguments(&args),
+            os(&[
+                "crt1.o",
+                "/tmp/shaken.o",
+                "--as-needed",
+                "-Bstatic",
+                "-lunwind",
+                "-lc",
+                "-L",
+                "/sysroot/self-contained",
+                "-Bdynamic",
+                "--eh-frame-hdr",
+                "-z",
+                "noexecstack",
+                "-o",
+                "out",
+                "--gc-sections",
+                "-static",
+                "-z",
+                "relro",
+                "-z",
+                "now",
+                "--build-id=none",
+                "crtn.o",
+                "--strip-all",
+            ])
+        );
+        assert_eq!(
+            ld_arguments(&os(&["-static-pie", "-s", "a.o"])),
+            os(&[
+                "-static",
+                "-pie",
+                "--no-dynamic-linker",
+                "-z",
+                "text",
+                "--strip-all",
+                "a.o"
+            ])
+        );
+    }
+
+    #[test]
+    fn lld_receives_the_gnu_flavor_and_translated_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = dir.path().join("args.txt");
+        let script = dir.path().join("rust-lld");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", output.display()),
+        )
+        .expect("write script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        run_driver(
+            Driver::Lld(&script),
+            &os(&["a.o", "-nodefaultlibs", "-Wl,-z,now", "-o", "out"]),
+            dir.path(),
+        )
+        .expect("linker runs");
+        let written = std::fs::read_to_string(&output).expect("arguments written");
+        assert_eq!(
+            written.lines().collect::<Vec<_>>(),
+            ["-flavor", "gnu", "a.o", "-z", "now", "-o", "out"]
+        );
     }
 }

@@ -14,21 +14,22 @@ use rayon::prelude::*;
 
 use crate::args::{LibraryMode, LinkItem, LinkLine};
 use crate::error::ShakeError;
+use crate::link::Driver;
 
 /// Collects the undefined symbols of every native input that will take part in the final link.
 ///
-/// `cc` is the linker driver, asked for the location of `-l` libraries that no `-L` folder holds.
+/// A `cc` driver is asked for the location of `-l` libraries that no `-L` folder holds.
 /// NOTE: shared libraries are not read; a `.so` that calls back into the program by name would
 /// need its symbol kept by hand.
 pub fn undefined_symbols(
     line: &LinkLine,
     native_files: &[PathBuf],
-    cc: &str,
+    driver: Driver<'_>,
 ) -> Result<BTreeSet<String>, ShakeError> {
     let mut files: Vec<PathBuf> = native_files.to_vec();
     for item in &line.items {
         if let LinkItem::Library { name, mode, .. } = item
-            && let Some(path) = resolve_library(name, *mode, &line.search_dirs, cc)
+            && let Some(path) = resolve_library(name, *mode, &line.search_dirs, driver)
         {
             files.push(path);
         }
@@ -50,7 +51,7 @@ pub(crate) fn resolve_library(
     name: &str,
     mode: LibraryMode,
     search_dirs: &[PathBuf],
-    cc: &str,
+    driver: Driver<'_>,
 ) -> Option<PathBuf> {
     let candidates: Vec<String> = match (name.strip_prefix(':'), mode) {
         (Some(exact), _) => vec![exact.to_string()],
@@ -65,7 +66,11 @@ pub(crate) fn resolve_library(
             }
         }
     }
-    // The driver's own folders (for example the C library's) are not on the line.
+    // The driver's own folders (for example the C library's) are not on the line. A cross link
+    // through rust-lld has no such folders: rustc names the target's folders with `-L`.
+    let Driver::Cc(cc) = driver else {
+        return None;
+    };
     for candidate in &candidates {
         let output = Command::new(cc)
             .arg(format!("-print-file-name={candidate}"))

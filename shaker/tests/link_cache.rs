@@ -16,6 +16,7 @@ fn config(report: &Path, cache: &Path) -> LinkerConfig {
     LinkerConfig {
         report_path: Some(report.to_path_buf()),
         cc: "cc".to_string(),
+        lld: None,
         explain: Vec::new(),
         cache: CacheSetting::Folder(cache.to_path_buf()),
         size_mode: portkey_report::SizeMode::Default,

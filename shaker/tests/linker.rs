@@ -16,6 +16,7 @@ fn config(report: Option<PathBuf>, explain: &[&str]) -> LinkerConfig {
     LinkerConfig {
         report_path: report,
         cc: "cc".to_string(),
+        lld: None,
         explain: explain.iter().map(|name| name.to_string()).collect(),
         cache: CacheSetting::Off,
         size_mode: portkey_report::SizeMode::Default,

@@ -48,6 +48,7 @@ fn config(report: &Path, size_mode: SizeMode) -> LinkerConfig {
     LinkerConfig {
         report_path: Some(report.to_path_buf()),
         cc: "cc".to_string(),
+        lld: None,
         explain: Vec::new(),
         cache: CacheSetting::Off,
         size_mode,

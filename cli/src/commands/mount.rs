@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use portkey_lookup::FoundFunction;
 use portkey_route::{Method, ParamInfo, Template};
 
-use crate::args::{AuthArg, MountArgs, Target, method_shaking};
+use crate::args::{AuthArg, MountArgs, Target, image_settings};
 use crate::commands::local::{ensure_backend, mount_url};
 use crate::image::{build_function_image_with, find};
 use crate::progress::status;
@@ -29,7 +29,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     let found = find(manifest_path, &args.function)?;
     check_template(&found, method, &template)?;
     if args.target == Target::Aws {
-        let image = build_function_image_with(&dirs, found, args.size.mode(), method_shaking(args.no_method_shaking))?;
+        let image = build_function_image_with(&dirs, found, &image_settings(args.size, args.no_method_shaking, args.arch))?;
         return crate::commands::aws::mount(
             &dirs,
             &args.aws,
@@ -47,7 +47,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
         );
     }
     check_route_free(&dirs, &found.requested_path, method, &template)?;
-    let image = build_function_image_with(&dirs, found, args.size.mode(), method_shaking(args.no_method_shaking))?;
+    let image = build_function_image_with(&dirs, found, &image_settings(args.size, args.no_method_shaking, args.arch))?;
 
     let record = portkey_project::MountRecord {
         function: image.found.requested_path.clone(),
@@ -63,6 +63,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
         build: portkey_project::BuildSettings {
             size: (args.size == crate::args::SizeArg::Min).then(|| "min".to_string()),
             no_method_shaking: args.no_method_shaking,
+            arch: args.arch.recorded(),
         },
     };
     portkey_project::upsert_mount(&dirs.root, record)?;

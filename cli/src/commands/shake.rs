@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use portkey_report::ShakeReport;
 use serde::Serialize;
 
-use crate::args::{ShakeArgs, method_shaking};
+use crate::args::{ShakeArgs, image_settings};
 use crate::image::{build_function_image_with, find, human_bytes};
 use crate::project::ProjectDirs;
 
@@ -18,7 +18,7 @@ pub fn run_shake(args: &ShakeArgs) -> Result<()> {
     let manifest_path = args.build.project.manifest_path.as_deref();
     let dirs = ProjectDirs::find(manifest_path)?;
     let found = find(manifest_path, &args.function)?;
-    let image = build_function_image_with(&dirs, found, args.size.mode(), method_shaking(args.no_method_shaking))?;
+    let image = build_function_image_with(&dirs, found, &image_settings(args.size, args.no_method_shaking, args.arch))?;
 
     let (bootstrap, zip) = match &args.out {
         Some(out) => {

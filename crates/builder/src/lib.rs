@@ -26,7 +26,9 @@ use portkey_report::{MethodShaking, ShakeReport, SizeMode};
 
 pub use explain::{Explainer, load_graph};
 pub use target::{
-    GNU_TRIPLE, ImageTarget, MUSL_TRIPLE, TargetChoice, resolve_target, std_installed, sysroot,
+    ARM64_TRIPLE, GNU_TRIPLE, ImageTarget, MUSL_TRIPLE, TargetChoice, add_target, add_target_with,
+    resolve_target,
+    rust_lld, std_installed, sysroot,
 };
 pub use toolchain::{
     ActiveToolchain, RecordedToolchain, ToolchainError, active_toolchain, check_toolchain,
@@ -168,6 +170,17 @@ pub enum BuildError {
     )]
     TargetMissing { triple: String, dir: PathBuf },
     #[error(
+        "the Rust standard library for {triple} is not installed and could not be added: {reason}; \
+         add it with `rustup target add {triple}` and build again"
+    )]
+    TargetAdd { triple: String, reason: String },
+    #[error(
+        "the toolchain has no rust-lld (looked in {rustlib}/<host>/bin), which links images for \
+         another architecture; install a rustup toolchain that ships it (the stable ones do), or \
+         build for the machine's own architecture"
+    )]
+    LldMissing { rustlib: PathBuf },
+    #[error(
         "the shaker {path} does not exist; build it with `cargo build -p portkey-cli --bin portkey-ld`"
     )]
     LinkerMissing { path: PathBuf },
@@ -236,11 +249,19 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let sysroot = sysroot(project_dir)?;
+    if options.target == TargetChoice::Arm64 && !std_installed(&sysroot, ARM64_TRIPLE) {
+        add_target(ARM64_TRIPLE, project_dir)?;
+    }
     let target = resolve_target(options.target, &sysroot)?;
+    let lld = if target.is_cross() {
+        Some(rust_lld(&sysroot)?)
+    } else {
+        None
+    };
 
     let report_path = options.report_path(target);
     let graph_path = options.graph_path(target);
-    run_cargo(options, target, &report_path)?;
+    run_cargo(options, target, lld.as_deref(), &report_path)?;
     let built = options.cargo_output(target);
     if !built.is_file() {
         return Err(BuildError::OutputMissing {
@@ -257,7 +278,7 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
         // method-shaking setting: cargo does not see the linker's environment. Removing the executable makes cargo link it
         // again, which costs a compile of the binary crate but no change to any source.
         relink::remove_linked_executable(&built)?;
-        run_cargo(options, target, &report_path)?;
+        run_cargo(options, target, lld.as_deref(), &report_path)?;
     }
     if !graph_path.is_file() && report_path.is_file() {
         return Err(BuildError::GraphMissing {
@@ -292,9 +313,13 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
 fn run_cargo(
     options: &BuildOptions,
     target: ImageTarget,
+    lld: Option<&Path>,
     report_path: &Path,
 ) -> Result<(), BuildError> {
     let mut command = cargo_command(options, target, report_path);
+    if let Some(lld) = lld {
+        command.env("PORTKEY_LD_LLD", lld);
+    }
     let output = command.output().map_err(|source| BuildError::Spawn {
         program: "cargo".to_string(),
         source,
@@ -363,6 +388,8 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         .env_remove("PORTKEY_LD_EXPLAIN")
         .env("PORTKEY_LD_SIZE", options.size_mode.as_str())
         .env("PORTKEY_LD_METHOD_SHAKING", options.method_shaking.as_str())
+        // Set by `build_image` for a cross link only.
+        .env_remove("PORTKEY_LD_LLD")
         .env(
             "CARGO_PROFILE_RELEASE_OPT_LEVEL",
             options.opt_level.cargo_value(),
@@ -380,7 +407,7 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
         .env("CARGO_PROFILE_RELEASE_STRIP", "none")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
-    if let Some((variable, compiler)) = musl_c_compiler(target.triple()) {
+    if let Some((variable, compiler)) = musl_c_compiler(target) {
         command.env(variable, compiler);
     }
     command
@@ -389,8 +416,10 @@ pub fn cargo_command(options: &BuildOptions, target: ImageTarget, report_path: &
 /// For a musl target, the `cc` crate looks for a cross compiler named `x86_64-linux-musl-gcc`,
 /// which Debian does not ship. Debian's `musl-tools` provides `musl-gcc` instead; it is used for
 /// C code of dependencies when the cross compiler is missing and the caller set no `CC_<target>`.
-fn musl_c_compiler(triple: &str) -> Option<(String, &'static str)> {
-    if !triple.ends_with("-linux-musl") {
+/// `musl-gcc` compiles for the build machine only, so a cross target gets nothing here.
+fn musl_c_compiler(target: ImageTarget) -> Option<(String, &'static str)> {
+    let triple = target.triple();
+    if !triple.ends_with("-linux-musl") || target.is_cross() {
         return None;
     }
     let variable = format!("CC_{}", triple.replace('-', "_"));

@@ -1,5 +1,7 @@
 //! Choice of the target triple an image is built for. A static musl executable is preferred; when the
-//! musl standard library is not installed, glibc with `+crt-static` is the fallback.
+//! musl standard library is not installed, glibc with `+crt-static` is the fallback. An arm64
+//! image is always static musl (`aarch64-unknown-linux-musl`); when the build machine is not
+//! arm64 it is linked by the toolchain's own `rust-lld`, so no cross compiler is needed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +12,8 @@ use crate::BuildError;
 pub const MUSL_TRIPLE: &str = "x86_64-unknown-linux-musl";
 /// Triple of the fallback target.
 pub const GNU_TRIPLE: &str = "x86_64-unknown-linux-gnu";
+/// Triple of arm64 images.
+pub const ARM64_TRIPLE: &str = "aarch64-unknown-linux-musl";
 
 /// The caller's wish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,6 +23,8 @@ pub enum TargetChoice {
     Auto,
     Musl,
     GnuStatic,
+    /// `aarch64-unknown-linux-musl`.
+    Arm64,
 }
 
 /// The target a build used.
@@ -28,6 +34,8 @@ pub enum ImageTarget {
     Musl,
     /// `x86_64-unknown-linux-gnu` with `-C target-feature=+crt-static`.
     GnuStatic,
+    /// `aarch64-unknown-linux-musl`, static by default.
+    Arm64Musl,
 }
 
 impl ImageTarget {
@@ -35,16 +43,92 @@ impl ImageTarget {
         match self {
             ImageTarget::Musl => MUSL_TRIPLE,
             ImageTarget::GnuStatic => GNU_TRIPLE,
+            ImageTarget::Arm64Musl => ARM64_TRIPLE,
         }
+    }
+
+    /// The CPU architecture, as `std::env::consts::ARCH` spells it.
+    pub fn arch(self) -> &'static str {
+        match self {
+            ImageTarget::Musl | ImageTarget::GnuStatic => "x86_64",
+            ImageTarget::Arm64Musl => "aarch64",
+        }
+    }
+
+    /// True when the build machine cannot link for this target with its own C compiler.
+    pub fn is_cross(self) -> bool {
+        self.arch() != std::env::consts::ARCH
     }
 
     /// Extra rustc flags the target needs.
     pub fn rustflags(self) -> &'static [&'static str] {
         match self {
-            ImageTarget::Musl => &[],
+            ImageTarget::Musl | ImageTarget::Arm64Musl => &[],
             ImageTarget::GnuStatic => &["-Ctarget-feature=+crt-static"],
         }
     }
+}
+
+/// Finds the toolchain's `rust-lld` in `sysroot` (`lib/rustlib/<host>/bin/rust-lld`).
+pub fn rust_lld(sysroot: &Path) -> Result<PathBuf, BuildError> {
+    let rustlib = sysroot.join("lib/rustlib");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&rustlib)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path().join("bin/rust-lld"))
+                .filter(|path| path.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    // Only the host's folder has a `bin/`; prefer the one named like the host when several do.
+    let host = found.iter().position(|path| {
+        path.to_string_lossy()
+            .contains(&format!("/{}-", std::env::consts::ARCH))
+    });
+    match host {
+        Some(index) => Ok(found.swap_remove(index)),
+        None => found
+            .into_iter()
+            .next()
+            .ok_or(BuildError::LldMissing { rustlib }),
+    }
+}
+
+/// Adds the standard library of `triple` with `rustup target add`, in `dir` so that the
+/// project's own toolchain file applies.
+pub fn add_target(triple: &str, dir: &Path) -> Result<(), BuildError> {
+    add_target_with("rustup", triple, dir)
+}
+
+/// [`add_target`] with another `rustup` program.
+pub fn add_target_with(rustup: &str, triple: &str, dir: &Path) -> Result<(), BuildError> {
+    let output = Command::new(rustup)
+        .args(["target", "add", triple])
+        .current_dir(dir)
+        .output();
+    let reason = match output {
+        Ok(output) if output.status.success() => return Ok(()),
+        Ok(output) => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("");
+            format!(
+                "`{rustup} target add {triple}` failed ({}): {}",
+                output.status,
+                last.trim()
+            )
+        }
+        Err(source) => format!("cannot run `{rustup}`: {source}"),
+    };
+    Err(BuildError::TargetAdd {
+        triple: triple.to_string(),
+        reason,
+    })
 }
 
 /// Folder of a target's standard library in `sysroot`.
@@ -102,6 +186,7 @@ pub fn resolve_target(choice: TargetChoice, sysroot: &Path) -> Result<ImageTarge
     match choice {
         TargetChoice::Musl => require(ImageTarget::Musl),
         TargetChoice::GnuStatic => require(ImageTarget::GnuStatic),
+        TargetChoice::Arm64 => require(ImageTarget::Arm64Musl),
         TargetChoice::Auto => {
             if std_installed(sysroot, MUSL_TRIPLE) {
                 return Ok(ImageTarget::Musl);

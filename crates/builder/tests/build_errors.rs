@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use portkey_builder::{
-    ActiveToolchain, BuildError, BuildOptions, RecordedToolchain, TargetChoice, ToolchainError,
-    build_image, check_toolchain_in, compare_toolchains, recorded_toolchain, resolve_target,
+    ARM64_TRIPLE, ActiveToolchain, BuildError, BuildOptions, RecordedToolchain, TargetChoice,
+    ToolchainError, add_target_with, build_image, check_toolchain_in, compare_toolchains,
+    recorded_toolchain, resolve_target, rust_lld,
 };
 
 #[test]
@@ -93,6 +94,36 @@ fn missing_target_std_says_what_to_add() {
 }
 
 #[test]
+fn failed_target_add_names_the_target_and_the_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for rustup in ["false", "/nonexistent/rustup"] {
+        let error = add_target_with(rustup, ARM64_TRIPLE, dir.path()).expect_err("cannot add");
+        let text = error.to_string();
+        assert!(text.contains(rustup), "{text}");
+        assert!(
+            text.contains("rustup target add aarch64-unknown-linux-musl"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn missing_rust_lld_is_explained() {
+    let empty_sysroot = tempfile::tempdir().expect("temp dir");
+    let error = rust_lld(empty_sysroot.path()).expect_err("no rust-lld");
+    let text = error.to_string();
+    assert!(text.contains("rust-lld"), "{text}");
+    assert!(text.contains("machine's own architecture"), "{text}");
+    let error = resolve_target(TargetChoice::Arm64, empty_sysroot.path()).expect_err("no std");
+    assert!(
+        error
+            .to_string()
+            .contains("rustup target add aarch64-unknown-linux-musl"),
+        "{error}"
+    );
+}
+
+#[test]
 fn missing_linker_is_reported_before_cargo_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let manifest = dir.path().join("Cargo.toml");
@@ -143,17 +174,33 @@ fn compile_error_carries_compiler_text() {
 #[test]
 fn build_hint_names_the_missing_trait() {
     let cases = [
-        ("no method named `portkey_respond` found for reference", "serde::Serialize"),
+        (
+            "no method named `portkey_respond` found for reference",
+            "serde::Serialize",
+        ),
         ("the method `portkey_fail` exists for reference", "`Debug`"),
-        ("the trait bound `Opaque: DeserializeOwned` is not satisfied", "#[derive(serde::Deserialize)]"),
-        ("the trait `Deserialize<'de>` is not implemented for `Opaque`", "#[derive(serde::Deserialize)]"),
-        ("the trait bound `Opaque: FromStr` is not satisfied", "FromStr"),
+        (
+            "the trait bound `Opaque: DeserializeOwned` is not satisfied",
+            "#[derive(serde::Deserialize)]",
+        ),
+        (
+            "the trait `Deserialize<'de>` is not implemented for `Opaque`",
+            "#[derive(serde::Deserialize)]",
+        ),
+        (
+            "the trait bound `Opaque: FromStr` is not satisfied",
+            "FromStr",
+        ),
     ];
     for (stderr, expected) in cases {
-        let hint = portkey_builder::build_hint(stderr).unwrap_or_else(|| panic!("no hint for {stderr}"));
+        let hint =
+            portkey_builder::build_hint(stderr).unwrap_or_else(|| panic!("no hint for {stderr}"));
         assert!(hint.contains(expected), "{stderr}: {hint}");
     }
-    assert_eq!(portkey_builder::build_hint("error[E0425]: cannot find value `x`"), None);
+    assert_eq!(
+        portkey_builder::build_hint("error[E0425]: cannot find value `x`"),
+        None
+    );
 }
 
 #[test]

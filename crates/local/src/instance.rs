@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::ids::{LOCAL_REGION, lambda_function_name};
 use crate::invoke::Outcome;
+use crate::launcher::Launcher;
 use crate::mounts::MountSpec;
 use crate::pool::Pool;
 use crate::shared::Shared;
@@ -226,7 +227,14 @@ impl Instance {
         let name = lambda_function_name(&self.function);
         let record = &spec.record;
 
-        let mut command = Command::new(&spec.bootstrap);
+        let mut command = match &spec.launcher {
+            Launcher::Native => Command::new(&spec.bootstrap),
+            Launcher::Emulator(qemu) => {
+                let mut command = Command::new(qemu);
+                command.arg(&spec.bootstrap);
+                command
+            }
+        };
         command.env_clear();
         // Reserved variables were reported once when the mount was loaded.
         for (key, value) in &record.env {

@@ -20,6 +20,7 @@ mod gateway;
 mod ids;
 mod instance;
 mod invoke;
+mod launcher;
 mod mounts;
 mod pool;
 mod response;

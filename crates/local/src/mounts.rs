@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::api::{MountStatus, ReloadReport, SkippedMount};
 use crate::instance::{Lifecycle, is_reserved_variable};
+use crate::launcher::{Launcher, launcher_for};
 use crate::pool::Pool;
 use crate::routes::{Resolution, Route, resolve};
 use crate::shared::Shared;
@@ -33,6 +34,8 @@ pub(crate) struct MountSpec {
     pub template: Template,
     /// The bootstrap path, resolved against the project root.
     pub bootstrap: PathBuf,
+    /// Directly, or under qemu-user for an image of another architecture.
+    pub launcher: Launcher,
 }
 
 impl MountSpec {
@@ -59,11 +62,14 @@ impl MountSpec {
                 "ignoring the mount's value of a variable that Lambda sets itself; remove it from the mount's env"
             );
         }
+        let bootstrap = record.bootstrap_path(&shared.config.project_root);
+        let launcher = launcher_for(&bootstrap, std::env::var_os("PATH").as_deref())?;
         Ok(MountSpec {
             record: record.clone(),
             method,
             template,
-            bootstrap: record.bootstrap_path(&shared.config.project_root),
+            bootstrap,
+            launcher,
         })
     }
 

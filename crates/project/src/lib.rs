@@ -137,6 +137,9 @@ pub struct BuildSettings {
     /// Whether method-level shaking was turned off.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_method_shaking: bool,
+    /// The image's architecture, `arm64`; `None` for x86_64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
 }
 
 impl BuildSettings {

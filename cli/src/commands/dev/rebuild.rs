@@ -47,6 +47,9 @@ pub fn rebuild(manifest: &Path, mount: &MountRecord, mut interrupted: impl FnMut
     if mount.build.no_method_shaking {
         command.arg("--no-method-shaking");
     }
+    if let Some(arch) = &mount.build.arch {
+        command.args(["--arch", arch]);
+    }
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
 

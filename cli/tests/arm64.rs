@@ -1,0 +1,197 @@
+//! `--arch arm64` through the `portkey` executable, on a copy of `fixtures/hello` of its own: the
+//! image is an aarch64 static executable linked by the toolchain's rust-lld, and the local
+//! backend runs it under qemu-user (Debian's `qemu-user-static`, which `scripts/setup.sh`
+//! installs) and answers through the same gateway as an x86_64 image.
+//!
+//! The copy lives under cargo's temporary folder in `arm64-hello`, so its backend and project file
+//! are its own. The tests share the copy, so they run one at a time.
+
+mod support;
+
+use support::Fixture;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// `e_machine` of AArch64 executables.
+const EM_AARCH64: u16 = 183;
+
+fn manifest() -> PathBuf {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| support::fixture_copy("hello", "arm64-hello"))
+        .clone()
+}
+
+fn portkey(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest())
+        .output()
+        .expect("the portkey executable runs");
+    eprintln!(
+        "$ portkey {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Reads `e_machine` from the ELF header of `path`.
+fn elf_machine(path: &Path) -> u16 {
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    assert_eq!(
+        &bytes[..4],
+        b"\x7fELF",
+        "{} is not an ELF file",
+        path.display()
+    );
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}
+
+/// Fetches `url` and returns the status code and body.
+fn get(url: &str) -> (String, String) {
+    let reply = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "120",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    assert!(reply.status.success(), "curl {url}: {}", stderr(&reply));
+    let text = String::from_utf8_lossy(&reply.stdout).into_owned();
+    let (body, status) = text
+        .rsplit_once('\n')
+        .expect("curl printed the status line");
+    (status.to_string(), body.to_string())
+}
+
+fn url_of(output: &Output) -> String {
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    printed
+        .lines()
+        .find_map(|line| line.strip_prefix("url: "))
+        .unwrap_or_else(|| panic!("no `url:` line in {printed:?}"))
+        .to_string()
+}
+
+#[test]
+fn arm64_flatter_answers_under_qemu_beside_an_x86_64_mount() {
+    assert!(
+        Path::new("/usr/bin/qemu-aarch64-static").is_file()
+            || which("qemu-aarch64-static")
+            || which("qemu-aarch64"),
+        "qemu-user is missing; run scripts/setup.sh, which installs Debian's qemu-user-static"
+    );
+    let _fixture = Fixture::take(manifest());
+
+    let shaken = portkey(&[
+        "shake",
+        "--fn",
+        "hello::flatter",
+        "--arch",
+        "arm64",
+        "--json",
+    ]);
+    assert!(shaken.status.success(), "{}", stderr(&shaken));
+    let json: serde_json::Value = serde_json::from_slice(&shaken.stdout).expect("JSON on stdout");
+    assert_eq!(
+        json["report"]["target_triple"], "aarch64-unknown-linux-musl",
+        "{json}"
+    );
+    let bootstrap = PathBuf::from(json["bootstrap"].as_str().expect("bootstrap path"));
+    assert_eq!(elf_machine(&bootstrap), EM_AARCH64);
+    let zip_bytes = json["report"]["zip_bytes"].as_u64().expect("zip size");
+    eprintln!("hello::flatter arm64: zip {zip_bytes} B");
+
+    let arm = portkey(&[
+        "mount",
+        "hello::flatter",
+        "/arm/hello?name={name}",
+        "--arch",
+        "arm64",
+    ]);
+    assert!(arm.status.success(), "mount failed: {}", stderr(&arm));
+    let explode = portkey(&[
+        "mount",
+        "hello::explode",
+        "/arm/explode?message={message}",
+        "--arch",
+        "arm64",
+    ]);
+    assert!(
+        explode.status.success(),
+        "mount failed: {}",
+        stderr(&explode)
+    );
+    let x86 = portkey(&["mount", "hello::divide", "/x86/divide?a={a}&b={b}"]);
+    assert!(x86.status.success(), "mount failed: {}", stderr(&x86));
+
+    let project =
+        std::fs::read_to_string(manifest().with_file_name("portkey.json")).expect("project file");
+    let project: serde_json::Value = serde_json::from_str(&project).expect("project JSON");
+    let mounts = project["mounts"].as_array().expect("mounts");
+    let flatter = mounts
+        .iter()
+        .find(|mount| mount["function"] == "hello::flatter")
+        .expect("flatter recorded");
+    assert_eq!(flatter["build"]["arch"], "arm64", "{flatter}");
+    let divide = mounts
+        .iter()
+        .find(|mount| mount["function"] == "hello::divide")
+        .expect("divide recorded");
+    assert!(
+        divide
+            .get("build")
+            .is_none_or(|build| build.get("arch").is_none()),
+        "{divide}"
+    );
+
+    let (status, body) = get(&url_of(&arm).replace("{name}", "Ada"));
+    assert_eq!(status, "200", "{body}");
+    assert_eq!(body, "Ada is a delight to work with");
+    // A second request reaches the same warm instance.
+    let (status, body) = get(&url_of(&arm).replace("{name}", "Grace"));
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("200", "Grace is a delight to work with")
+    );
+    // A panic unwinds through the aarch64 unwinder and reaches the caller with its message.
+    let (status, body) = get(&url_of(&explode).replace("{message}", "kaboom-arm"));
+    assert_eq!(status, "500", "{body}");
+    assert!(body.contains("kaboom-arm"), "{body}");
+    let (status, body) = get(&url_of(&x86).replace("{a}", "84").replace("{b}", "2"));
+    assert_eq!((status.as_str(), body.as_str()), ("200", "42"), "{body}");
+}
+
+#[test]
+fn arch_rejects_unknown_values() {
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(["shake", "--fn", "hello::flatter", "--arch", "sparc"])
+        .output()
+        .expect("the portkey executable runs");
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("sparc"), "{message}");
+    assert!(
+        message.contains("arm64") && message.contains("x86_64"),
+        "{message}"
+    );
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
