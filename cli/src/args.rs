@@ -440,6 +440,18 @@ pub struct ServeArgs {
     /// The gateway's address.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1", value_parser = parse_listen)]
     pub bind: std::net::IpAddr,
+
+    /// `off` starts no instance before a request needs one, so every first request of a mount
+    /// waits for its process to start (the benchmark suite measures cold starts this way).
+    #[arg(long, value_enum, default_value_t = Switch::On, value_name = "ON|OFF")]
+    pub prewarm: Switch,
+}
+
+/// An `on` or `off` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Parses a `--listen` address: a loopback address, or the unspecified address of IPv4 or IPv6.

@@ -135,6 +135,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<()> {
     let mut config = portkey_local::ServerConfig::new(&args.project, &args.state_dir);
     config.port = args.port;
     config.bind = args.bind;
+    config.prewarm = args.prewarm == crate::args::Switch::On;
     portkey_local::serve(config)?;
     Ok(())
 }

@@ -62,6 +62,30 @@ pub struct SkippedMount {
     pub error: String,
 }
 
+/// One running instance, from `GET /_portkey/instances`: which process it is and how long its
+/// cold start took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub function: String,
+    pub id: u64,
+    /// The process id of the bootstrap, or of qemu-user running it.
+    pub pid: Option<u32>,
+    /// From the process start to its first `next` request (Lambda's init duration), in
+    /// microseconds; `None` while the process is starting.
+    pub init_us: Option<u64>,
+    /// From the process start to its first posted response or error, in microseconds; `None`
+    /// before the first invocation ends.
+    pub first_response_us: Option<u64>,
+    /// Invocations completed.
+    pub invocations: u64,
+}
+
+/// The body of `GET /_portkey/instances`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceList {
+    pub instances: Vec<InstanceStatus>,
+}
+
 /// The body of `GET /_portkey/mounts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountList {

@@ -17,12 +17,15 @@ pub const DEFAULT_MAX_INSTANCES: usize = 4;
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 const USAGE: &str =
-    "usage: serve --project DIR [--state-dir DIR] [--port N] [--bind IP] [--max-instances N]
+    "usage: serve --project DIR [--state-dir DIR] [--port N] [--bind IP] [--max-instances N] [--prewarm on|off]
   --project DIR        the cargo workspace root that holds portkey.json
   --state-dir DIR      where server.json is written (default: <target dir>/portkey/local)
   --port N             the gateway port, 0 for any free port (default: 0)
   --bind IP            the gateway address (default: 127.0.0.1)
-  --max-instances N    instances per mount that serve requests in parallel (default: 4)";
+  --max-instances N    instances per mount that serve requests in parallel (default: 4)
+  --prewarm on|off     start one instance of each new mount before any request (default: on);
+                       with off, the first request of a mount waits for its process to start,
+                       as after a scale to zero on Lambda";
 
 /// How long the gateway waits for a request's line and headers, counted from when it starts
 /// waiting for them. A connection that stays idle this long between requests is closed too.
@@ -46,6 +49,10 @@ pub struct ServerConfig {
     /// How long the gateway waits for a request's line and headers; see
     /// [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// Whether a new mount, and a mount whose instance exited after a failed request, get an
+    /// instance before any request needs one. A mount whose code changed always starts its new
+    /// instance first, so traffic moves only to a ready one.
+    pub prewarm: bool,
 }
 
 impl ServerConfig {
@@ -59,6 +66,7 @@ impl ServerConfig {
             max_instances_per_mount: DEFAULT_MAX_INSTANCES,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            prewarm: true,
         }
     }
 }
@@ -117,6 +125,13 @@ where
                 if config.max_instances_per_mount == 0 {
                     return Err(invalid("`--max-instances` must be at least 1"));
                 }
+            }
+            "--prewarm" => {
+                config.prewarm = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(invalid(&format!("`--prewarm {value}` must be `on` or `off`"))),
+                };
             }
             _ => return Err(invalid(&format!("unknown argument `{flag}`"))),
         }

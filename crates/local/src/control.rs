@@ -19,7 +19,7 @@ use portkey_project::ProjectFile;
 use serde_json::json;
 use tracing::{error, info, warn};
 
-use crate::api::{Health, MountList, SkippedMount};
+use crate::api::{Health, InstanceList, MountList, SkippedMount};
 use crate::mounts;
 use crate::shared::Shared;
 
@@ -89,6 +89,21 @@ pub(crate) async fn health(
         port: shared.gateway_port,
         project_root: shared.config.project_root.clone(),
         runtime_api: shared.runtime_api.to_string(),
+    })
+    .into_response()
+}
+
+/// `GET /_portkey/instances`.
+pub(crate) async fn instances(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(rejection) = forbidden(peer, &headers, shared.gateway_port) {
+        return rejection;
+    }
+    Json(InstanceList {
+        instances: shared.instance_statuses(),
     })
     .into_response()
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
@@ -15,6 +15,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
+use crate::api::InstanceStatus;
 use crate::ids::{LOCAL_REGION, lambda_function_name};
 use crate::invoke::Outcome;
 use crate::launcher::Launcher;
@@ -107,6 +108,12 @@ struct InstanceState {
     /// Start a new instance when this one exits, because it failed a request.
     replace_on_exit: bool,
     kill_reason: Option<String>,
+    /// The process, once spawned.
+    pid: Option<u32>,
+    spawned_at: Option<Instant>,
+    init_us: Option<u64>,
+    first_response_us: Option<u64>,
+    invocations: u64,
 }
 
 /// Why `Instance::complete` rejected a result.
@@ -184,6 +191,11 @@ impl Instance {
                 ));
             }
         };
+        {
+            let mut state = self.state();
+            state.pid = child.id();
+            state.spawned_at = Some(Instant::now());
+        }
         info!(
             function = %self.function,
             instance = self.id,
@@ -279,13 +291,31 @@ impl Instance {
 
     /// Records the first `next` request. Returns true when the instance just became ready.
     pub fn mark_ready(&self) -> bool {
-        self.lifecycle.send_if_modified(|lifecycle| {
+        let ready = self.lifecycle.send_if_modified(|lifecycle| {
             if *lifecycle != Lifecycle::Starting {
                 return false;
             }
             *lifecycle = Lifecycle::Ready;
             true
-        })
+        });
+        if ready {
+            let mut state = self.state();
+            state.init_us = state.spawned_at.map(micros_since);
+        }
+        ready
+    }
+
+    /// Describes the instance for `GET /_portkey/instances`.
+    pub fn status(&self) -> InstanceStatus {
+        let state = self.state();
+        InstanceStatus {
+            function: self.function.clone(),
+            id: self.id,
+            pid: state.pid,
+            init_us: state.init_us,
+            first_response_us: state.first_response_us,
+            invocations: state.invocations,
+        }
     }
 
     /// Records an init error posted by the process. Returns false when init had already ended.
@@ -395,6 +425,10 @@ impl Instance {
         let Some(current) = state.current.take() else {
             return Err(CompleteError::UnknownRequest);
         };
+        state.invocations += 1;
+        if state.first_response_us.is_none() {
+            state.first_response_us = state.spawned_at.map(micros_since);
+        }
         // A gateway request that already timed out no longer listens; the result is dropped then.
         let _ = current.reply.send(outcome);
         Ok(())
@@ -543,7 +577,7 @@ async fn supervise(
     };
     shared.unregister(&instance.prefix);
     pool.on_exit(&instance);
-    if replace && !shared.is_shutting_down() {
+    if replace && shared.config.prewarm && !shared.is_shutting_down() {
         pool.spawn_warm(&shared);
     }
 }
@@ -612,4 +646,8 @@ fn with_output_tail(message: String, tail: &[String]) -> String {
     }
     let start = tail.len().saturating_sub(QUOTED_TAIL_LINES);
     format!("{message}; its last output: {}", tail[start..].join(" | "))
+}
+
+fn micros_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }

@@ -31,7 +31,8 @@ mod shared;
 mod state_file;
 
 pub use api::{
-    Health, InstanceCounts, MountList, MountStatus, ReloadReport, ServerInfo, SkippedMount,
+    Health, InstanceCounts, InstanceList, InstanceStatus, MountList, MountStatus, ReloadReport,
+    ServerInfo, SkippedMount,
 };
 pub use body::{MAX_PAYLOAD_BYTES, MAX_RESULT_BYTES};
 pub use client::{

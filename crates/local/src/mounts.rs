@@ -274,8 +274,10 @@ pub(crate) fn apply(shared: &Arc<Shared>, project: &ProjectFile) -> (ReloadRepor
     for pool in retired {
         pool.retire("its mount was reloaded or removed");
     }
-    for pool in started {
-        pool.spawn_warm(shared);
+    if shared.config.prewarm {
+        for pool in started {
+            pool.spawn_warm(shared);
+        }
     }
     let swaps: Vec<Swap> = pending
         .into_iter()

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use tokio::sync::watch;
 
+use crate::api::InstanceStatus;
 use crate::ServerConfig;
 use crate::instance::Instance;
 use crate::mounts::MountTable;
@@ -71,6 +72,14 @@ impl Shared {
 
     pub fn unregister(&self, prefix: &str) {
         self.instances().remove(prefix);
+    }
+
+    /// Describes every running instance, ordered by function and id.
+    pub fn instance_statuses(&self) -> Vec<InstanceStatus> {
+        let mut statuses: Vec<InstanceStatus> =
+            self.instances().values().map(|instance| instance.status()).collect();
+        statuses.sort_by(|a, b| (&a.function, a.id).cmp(&(&b.function, b.id)));
+        statuses
     }
 
     /// Finds the instance that owns a Runtime API path prefix.

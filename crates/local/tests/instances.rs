@@ -424,3 +424,67 @@ fn relative_bootstrap_resolves_against_root() {
     let task_root = std::path::PathBuf::from(&echoed_env(&reply)["LAMBDA_TASK_ROOT"]);
     assert_eq!(task_root, folder.canonicalize().expect("canonical folder"));
 }
+
+#[test]
+fn instances_report_their_pid_and_cold_start() {
+    let project = Project::new();
+    project.mount("app::echo", "GET", "/echo", &[]);
+    let server = Server::start(&project);
+
+    let first = server.get("/echo");
+    assert_eq!(first.status, 200, "{}", first.text());
+    let second = server.get("/echo");
+    assert_eq!(second.status, 200, "{}", second.text());
+
+    let listed = server.get("/_portkey/instances");
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let body = listed.json();
+    let instances = body["instances"].as_array().expect("an instance list");
+    assert_eq!(instances.len(), 1, "{body}");
+    let instance = &instances[0];
+    assert_eq!(instance["function"], "app::echo");
+    assert_eq!(
+        instance["pid"].as_u64(),
+        Some(echoed_pid(&first)),
+        "{instance}"
+    );
+    assert_eq!(instance["invocations"], 2, "{instance}");
+    let init = instance["init_us"].as_u64().expect("init measured");
+    let first_response = instance["first_response_us"]
+        .as_u64()
+        .expect("first response measured");
+    assert!(init > 0 && init <= first_response, "{instance}");
+    assert!(first_response < 60_000_000, "{instance}");
+}
+
+#[test]
+fn without_prewarm_the_first_request_starts_the_process() {
+    let project = Project::new();
+    project.mount("app::echo", "GET", "/echo", &[]);
+    let server = Server::start_with(&project, |config| config.prewarm = false);
+
+    let before = server.get("/_portkey/instances").json();
+    assert_eq!(
+        before["instances"],
+        serde_json::json!([]),
+        "no process before a request"
+    );
+
+    let reply = server.get("/echo");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let listed = server.get("/_portkey/instances").json();
+    let instances = listed["instances"].as_array().expect("an instance list");
+    assert_eq!(instances.len(), 1, "{listed}");
+    assert_eq!(instances[0]["pid"].as_u64(), Some(echoed_pid(&reply)));
+    assert_eq!(instances[0]["invocations"], 1);
+}
+
+#[test]
+fn prewarm_takes_on_or_off() {
+    let config = portkey_local::parse_serve_args(["serve", "--project", "/p", "--prewarm", "off"])
+        .expect("valid arguments");
+    assert!(!config.prewarm);
+    let error = portkey_local::parse_serve_args(["serve", "--project", "/p", "--prewarm", "maybe"])
+        .expect_err("unknown value");
+    assert!(error.to_string().contains("--prewarm maybe"), "{error}");
+}
