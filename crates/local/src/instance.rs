@@ -180,6 +180,9 @@ impl Instance {
     ) -> Result<(), String> {
         let mut command = self.command(shared, spec);
         shared.register(self);
+        // Taken before the spawn: a small executable can ask for its first invocation before
+        // `spawn` returns.
+        self.state().spawned_at = Some(Instant::now());
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(source) => {
@@ -191,11 +194,7 @@ impl Instance {
                 ));
             }
         };
-        {
-            let mut state = self.state();
-            state.pid = child.id();
-            state.spawned_at = Some(Instant::now());
-        }
+        self.state().pid = child.id();
         info!(
             function = %self.function,
             instance = self.id,
@@ -257,7 +256,9 @@ impl Instance {
         command
             .env(
                 "AWS_LAMBDA_RUNTIME_API",
-                format!("{}/{}", shared.runtime_api, self.prefix),
+                // With a scheme, like the emulator of cargo-lambda: AWS's own runtime crates
+                // parse the value as a URI, which a path prefix without a scheme is not.
+                format!("http://{}/{}", shared.runtime_api, self.prefix),
             )
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env(

@@ -61,7 +61,10 @@ fn environment_is_lambdas_only() {
     assert_eq!(env["_HANDLER"], "bootstrap");
     assert_eq!(env["TZ"], ":UTC");
     let runtime_api = &env["AWS_LAMBDA_RUNTIME_API"];
-    let (address, prefix) = runtime_api.split_once('/').expect("host:port/prefix");
+    let (address, prefix) = runtime_api
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
+        .expect("http://host:port/prefix");
     assert!(address.starts_with("127.0.0.1:"), "{runtime_api}");
     assert!(!prefix.is_empty(), "{runtime_api}");
 }
@@ -355,7 +358,8 @@ fn runtime_api_of(server: &Server, path: &str) -> (String, String) {
         serde_json::from_value(server.get("/_portkey/health").json()).expect("health");
     let env = echoed_env(&server.get(path));
     let prefix = env["AWS_LAMBDA_RUNTIME_API"]
-        .split_once('/')
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
         .map(|(_, prefix)| prefix.to_string())
         .expect("prefix");
     (health.runtime_api, prefix)
