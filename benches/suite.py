@@ -15,8 +15,8 @@ served by one local backend started with `--prewarm off`, so that the first requ
 starts its process. Measured:
 
 - zip and binary bytes;
-- cold start: from process start to its first response posted to the backend's Runtime API,
-  as the backend reports it (`GET /_portkey/instances`), median of `--cold` samples; each sample
+- cold start: from process start to its first response posted to the backend's Runtime API, as
+  the backend reports it (`GET /_portkey/instances`), median of `--cold` samples. Each sample
   removes the mount, adds it back and sends one request;
 - peak RSS: the instance's VmHWM after the warm requests;
 - warm latency: `--warm` sequential requests through the gateway on one kept-alive connection,
@@ -67,7 +67,8 @@ MARKDOWN = (
     "- one\n- two with a [link](https://example.com)\n\n> a quote\n\n```\nfn main() {}\n```\n"
 )
 
-# name, method, template suffix, the request's path suffix, body
+# For each function: the method, the template after the variant's prefix, the request's path
+# after that prefix, and the request body.
 FUNCTIONS = {
     "flatter": ("GET", "/flatter?name={name}", "/flatter?name=Ada", None),
     "echo": ("POST", "/echo", "/echo", json.dumps(ORDER).encode()),
@@ -198,7 +199,7 @@ def build_all(work, functions, arm64, relinks):
 
 
 def lambda_arm64(work, function):
-    """The lambda_http program for arm64, linked with the toolchain's rust-lld (sizes only)."""
+    """Builds the lambda_http program for arm64, linked with the toolchain's rust-lld (sizes only)."""
     sysroot = run(["rustc", "--print", "sysroot"]).strip()
     lld = os.path.join(sysroot, "lib", "rustlib", "x86_64-unknown-linux-gnu", "bin", "rust-lld")
     env = lambda_env(work.lambda_target)
@@ -226,7 +227,7 @@ def touch(path):
 
 
 def relink_times(work, function, shim_manifest, runs):
-    """Wall time of each rebuild after a touch of the binary's main source."""
+    """Times each rebuild after a touch of the binary's main source (wall time)."""
     shim_main = os.path.join(os.path.dirname(shim_manifest), "src", "main.rs")
     lambda_main = os.path.join(work.lambda_dir, "src", "bin", f"{function}.rs")
     lambda_manifest = os.path.join(work.lambda_dir, "Cargo.toml")

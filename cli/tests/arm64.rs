@@ -3,11 +3,16 @@
 //! backend runs it under qemu-user (Debian's `qemu-user-static`, which `scripts/setup.sh`
 //! installs) and answers through the same gateway as an x86_64 image.
 //!
+//! On AWS (moto's server on 127.0.0.1), the function is created with the image's architecture.
+//!
 //! The copy lives under cargo's temporary folder in `arm64-hello`, so its backend and project file
 //! are its own. The tests share the copy, so they run one at a time.
 
+#[path = "support/moto.rs"]
+mod moto;
 mod support;
 
+use moto::Moto;
 use support::Fixture;
 
 use std::path::{Path, PathBuf};
@@ -174,6 +179,62 @@ fn arm64_flatter_answers_under_qemu_beside_an_x86_64_mount() {
     assert!(body.contains("kaboom-arm"), "{body}");
     let (status, body) = get(&url_of(&x86).replace("{a}", "84").replace("{b}", "2"));
     assert_eq!((status.as_str(), body.as_str()), ("200", "42"), "{body}");
+}
+
+/// Reads the architecture of every Lambda function moto holds.
+fn architectures(moto: &Moto) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let config = moto.sdk_config().await;
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        let listed = lambda.list_functions().send().await.unwrap();
+        listed
+            .functions()
+            .iter()
+            .flat_map(|function| {
+                function
+                    .architectures()
+                    .iter()
+                    .map(|a| a.as_str().to_string())
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn aws_function_takes_the_image_architecture() {
+    let _fixture = Fixture::take(manifest());
+    let moto = Moto::start();
+    let mount = |extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portkey"));
+        command
+            .args([
+                "mount",
+                "hello::flatter",
+                "/hello?name={name}",
+                "--target",
+                "aws",
+            ])
+            .args(extra)
+            .arg("--manifest-path")
+            .arg(manifest())
+            .envs(moto.env());
+        let output = command.output().expect("the portkey executable runs");
+        eprintln!(
+            "$ portkey mount --target aws {}\n{}",
+            extra.join(" "),
+            stderr(&output)
+        );
+        assert!(output.status.success(), "mount failed: {}", stderr(&output));
+    };
+
+    mount(&["--arch", "arm64"]);
+    assert_eq!(architectures(&moto), ["arm64"]);
+    // NOTE: moto's UpdateFunctionCode ignores `Architectures`, so the move back to x86_64 on a
+    // remount (an update with the new architecture) cannot be checked here.
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub enum Driver<'a> {
 }
 
 impl Driver<'_> {
-    /// The program's name or path.
+    /// Returns the program's name or path.
     pub fn program(&self) -> String {
         match self {
             Driver::Cc(cc) => cc.to_string(),
@@ -66,9 +66,9 @@ const DRIVER_ONLY: &[&str] = &[
     "-fno-pie",
 ];
 
-/// Translates a gcc-driver link line into GNU ld arguments: `-Wl,` and `-Xlinker` options are
-/// unpacked, `-static-pie`, `-pie` and `-s` become their linker spellings, options that only
-/// steer the driver are dropped, and everything else (inputs, `-L`, `-l`, `-o`, `-z`, `-static`)
+/// Translates a gcc-driver link line into GNU ld arguments. `-Wl,` and `-Xlinker` options are
+/// unpacked, and `-static-pie` and `-s` become their linker spellings. Options that only steer
+/// the driver are dropped. Everything else (inputs, `-L`, `-l`, `-o`, `-z`, `-static`, `-pie`)
 /// is passed as it is.
 pub fn ld_arguments(args: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());

@@ -1,7 +1,7 @@
 //! Choice of the target triple an image is built for. A static musl executable is preferred; when the
 //! musl standard library is not installed, glibc with `+crt-static` is the fallback. An arm64
-//! image is always static musl (`aarch64-unknown-linux-musl`); when the build machine is not
-//! arm64 it is linked by the toolchain's own `rust-lld`, so no cross compiler is needed.
+//! image is always static musl (`aarch64-unknown-linux-musl`). On a build machine that is not
+//! arm64, the toolchain's own `rust-lld` links it, so no cross compiler is needed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,7 +47,7 @@ impl ImageTarget {
         }
     }
 
-    /// The CPU architecture, as `std::env::consts::ARCH` spells it.
+    /// Returns the CPU architecture, as `std::env::consts::ARCH` spells it.
     pub fn arch(self) -> &'static str {
         match self {
             ImageTarget::Musl | ImageTarget::GnuStatic => "x86_64",
@@ -82,7 +82,8 @@ pub fn rust_lld(sysroot: &Path) -> Result<PathBuf, BuildError> {
         })
         .unwrap_or_default();
     found.sort();
-    // Only the host's folder has a `bin/`; prefer the one named like the host when several do.
+    // rustup puts `bin/` in the host's folder only. When several folders have one, the one named
+    // like the host wins.
     let host = found.iter().position(|path| {
         path.to_string_lossy()
             .contains(&format!("/{}-", std::env::consts::ARCH))

@@ -1,7 +1,7 @@
-//! How a bootstrap is started: directly when it is built for this machine's architecture, or
-//! under qemu-user when it is not, so an arm64 image runs on an x86_64 machine (and the other
-//! way round). The architecture is read from the ELF header, not from the mount record, because
-//! the executable is what runs.
+//! The choice of how a bootstrap starts: directly when it is built for this machine's
+//! architecture, or under qemu-user when it is not, so an arm64 image runs on an x86_64 machine
+//! (and the other way round). The architecture comes from the ELF header, not from the mount
+//! record, because the executable is what runs.
 
 use std::path::{Path, PathBuf};
 
