@@ -107,6 +107,7 @@ pub fn build_function_image_with(
 
     let mut report = built.report;
     report.zip_bytes = Some(package.zip_bytes);
+    report.executor = portkey_shim::executor(&found).map(|executor| executor.name().to_string());
     status(
         "Finished",
         &format!(

@@ -171,6 +171,7 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
         warnings: Vec::new(),
         fingerprint: String::new(),
         method_shaking: None,
+        executor: None,
     }
 }
 

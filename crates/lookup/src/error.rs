@@ -82,12 +82,6 @@ pub enum LookupError {
     Unsafe { path: String },
 
     #[error(
-        "`{path}` is an `async fn`, which portkey does not support yet; add a synchronous \
-         `pub fn` that runs it to completion"
-    )]
-    Async { path: String },
-
-    #[error(
         "`{path}` is variadic (`...`), which portkey cannot call; add a `pub fn` with a fixed \
          parameter list"
     )]

@@ -1,6 +1,7 @@
 //! Reading a function signature: the checks that make a function callable by a shim (not
-//! generic, no `self`, not `unsafe`, `async` or variadic, named parameters) and the
-//! classification of parameter and result types into the shapes the shim binds.
+//! generic, no `self`, not `unsafe` or variadic, named parameters) and the classification of
+//! parameter and result types into the shapes the shim binds. An `async fn` is accepted: the
+//! shim runs its future to completion.
 
 use quote::ToTokens;
 use syn::{FnArg, GenericArgument, GenericParam, Generics, Pat, PathArguments, ReturnType, Type};
@@ -16,9 +17,6 @@ pub(crate) fn read_signature(
     impl_generics: Option<&Generics>,
 ) -> Result<Signature, LookupError> {
     let path = path.to_string();
-    if signature.asyncness.is_some() {
-        return Err(LookupError::Async { path });
-    }
     if signature.unsafety.is_some() {
         return Err(LookupError::Unsafe { path });
     }
@@ -76,6 +74,7 @@ pub(crate) fn read_signature(
         params,
         output,
         output_type,
+        is_async: signature.asyncness.is_some(),
     })
 }
 
@@ -415,9 +414,6 @@ mod tests {
     fn rejected_signatures() {
         type IsVariant = fn(&LookupError) -> bool;
         let cases: &[(&str, IsVariant)] = &[
-            ("async fn f() {}", |error| {
-                matches!(error, LookupError::Async { .. })
-            }),
             ("unsafe fn f() {}", |error| {
                 matches!(error, LookupError::Unsafe { .. })
             }),

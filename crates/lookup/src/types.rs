@@ -70,6 +70,9 @@ pub struct FoundPackage {
     pub source: PackageSource,
     /// The features cargo resolved for the package in the user's build, sorted.
     pub features: Vec<String>,
+    /// The version of tokio when the package depends on it directly; an `async fn` of such a
+    /// package runs on a current-thread tokio runtime.
+    pub tokio: Option<String>,
 }
 
 /// The source cargo gets a package from: a directory, a registry or a git repository.
@@ -92,6 +95,8 @@ pub struct Signature {
     pub output: ReturnShape,
     /// The result type as written, or `None` for a function without `->`.
     pub output_type: Option<String>,
+    /// True for an `async fn`, whose future the shim runs to completion.
+    pub is_async: bool,
 }
 
 /// One parameter of the function.

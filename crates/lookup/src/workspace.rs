@@ -189,7 +189,27 @@ impl Workspace {
             manifest_path,
             source,
             features: self.features(index).into_iter().collect(),
+            tokio: self.direct_dependency_version(index, "tokio"),
         }
+    }
+
+    /// Returns the version of the package named `name` when `index` depends on it directly
+    /// (a normal dependency, under any extern name).
+    fn direct_dependency_version(&self, index: PackageIndex, name: &str) -> Option<String> {
+        let resolve = self.metadata.resolve.as_ref()?;
+        let id = &self.package(index).id;
+        let node = resolve.nodes.iter().find(|node| &node.id == id)?;
+        node.deps
+            .iter()
+            .filter(|dep| {
+                dep.dep_kinds
+                    .iter()
+                    .any(|kind| kind.kind == cargo_metadata::DependencyKind::Normal)
+            })
+            .filter_map(|dep| self.index_of(&dep.pkg))
+            .map(|dep| self.package(dep))
+            .find(|package| package.name.as_str() == name)
+            .map(|package| package.version.to_string())
     }
 }
 

@@ -240,6 +240,16 @@ fn found_function_location_and_package() {
 }
 
 #[test]
+fn async_fn_is_found_and_marked() {
+    let found = find("lookup_cases::later").expect("an async fn is found");
+    assert!(found.signature.is_async);
+    assert_eq!(found.signature.output_type.as_deref(), Some("u32"));
+    assert_eq!(found.package.tokio, None, "lookup-cases does not depend on tokio");
+    let sync = find("lookup_cases::plain").expect("found");
+    assert!(!sync.signature.is_async);
+}
+
+#[test]
 fn required_is_false_only_for_option() {
     let found = find_function(&LookupRequest {
         manifest_path: Some(
@@ -343,11 +353,6 @@ fn errors_name_the_path_and_the_fix() {
             path: "lookup_cases::danger",
             variant: |error| matches!(error, LookupError::Unsafe { .. }),
             contains: &["`unsafe fn`", "add a safe `pub fn`"],
-        },
-        Failure {
-            path: "lookup_cases::later",
-            variant: |error| matches!(error, LookupError::Async { .. }),
-            contains: &["`async fn`", "not support yet", "synchronous `pub fn`"],
         },
         Failure {
             path: "lookup_cases::mutate",

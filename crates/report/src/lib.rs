@@ -65,6 +65,10 @@ pub struct ShakeReport {
     /// The outcome of method-level shaking, `None` in reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method_shaking: Option<MethodShakingSummary>,
+    /// What runs an `async fn`'s future (`portkey block_on` or `tokio current-thread
+    /// runtime`), filled in by the CLI; `None` for a synchronous function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
 }
 
 /// Whether the shaker traps vtable slots that no reachable dynamic call can use.

@@ -43,6 +43,9 @@ pub fn render_text(report: &ShakeReport) -> String {
         group_digits(report.globals.removed)
     );
     let _ = writeln!(out, "  size mode  {}", report.size_mode.as_str());
+    if let Some(executor) = &report.executor {
+        let _ = writeln!(out, "  executor   {executor}");
+    }
     render_replacements(&mut out, report);
     render_method_shaking(&mut out, report);
     if !report.fingerprint.is_empty() {

@@ -102,6 +102,7 @@ fn sample() -> ShakeReport {
                 "regex::Regex::new".to_string(),
             ],
         }),
+        executor: None,
     }
 }
 

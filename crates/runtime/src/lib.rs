@@ -28,6 +28,7 @@ pub mod base64;
 mod bind;
 mod endpoint;
 mod event;
+mod executor;
 mod http;
 mod panic_capture;
 pub mod percent;
@@ -39,6 +40,7 @@ mod runtime;
 
 pub use api::{ErrorReport, Invocation};
 pub use endpoint::{Endpoint, EndpointError, RUNTIME_API_VARIABLE};
+pub use executor::block_on;
 pub use reply::Reply;
 pub use request::{EventKind, Request};
 pub use response::{Content, Response};

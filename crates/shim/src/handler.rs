@@ -17,7 +17,24 @@ pub fn main_rs(found: &FoundFunction) -> Result<String, ShimError> {
         bindings.push_str(&binding.statement);
         arguments.push(binding.argument);
     }
-    let call = format!("{}({})", rust_path(&found.call_path), arguments.join(", "));
+    let mut call = format!("{}({})", rust_path(&found.call_path), arguments.join(", "));
+    let executor = executor(found);
+    match executor {
+        Some(Executor::Portkey) => call = format!("portkey_runtime::block_on({call})"),
+        Some(Executor::Tokio) => call = format!("TOKIO.get().expect(\"the tokio runtime is built in main\").block_on({call})"),
+        None => {}
+    }
+    let (statics, start) = match executor {
+        Some(Executor::Tokio) => (
+            "static TOKIO: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();\n\n",
+            "    let runtime = tokio::runtime::Builder::new_current_thread()\n        \
+             .enable_all()\n        \
+             .build()\n        \
+             .expect(\"cannot build the current-thread tokio runtime\");\n    \
+             let _ = TOKIO.set(runtime);\n",
+        ),
+        _ => ("", ""),
+    };
     let body = match &found.signature.output {
         ReturnShape::Unit => format!("    {call};\n    portkey_runtime::Response::no_content()\n"),
         output => format!("    let out = {call};\n    {}\n", respond(output, "out", 0)),
@@ -27,12 +44,43 @@ pub fn main_rs(found: &FoundFunction) -> Result<String, ShimError> {
          \n\
          #![allow(unreachable_code, unused_variables, clippy::all)]\n\
          \n\
-         fn main() {{\n    portkey_runtime::start(handle)\n}}\n\
+         {statics}\
+         fn main() {{\n{start}    portkey_runtime::start(handle)\n}}\n\
          \n\
          fn handle(req: &portkey_runtime::Request) -> portkey_runtime::Response {{\n\
          {bindings}{body}}}\n",
         path = found.call_path,
     ))
+}
+
+/// The executor that runs the future of an `async fn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executor {
+    /// The runtime crate's `block_on`, which polls on the calling thread. Tokio is not linked.
+    Portkey,
+    /// A current-thread tokio runtime, for a package that depends on tokio.
+    Tokio,
+}
+
+impl Executor {
+    /// Returns the name the shake report gives the executor.
+    pub fn name(self) -> &'static str {
+        match self {
+            Executor::Portkey => "portkey block_on",
+            Executor::Tokio => "tokio current-thread runtime",
+        }
+    }
+}
+
+/// Returns the executor of `found`'s future, or `None` for a synchronous function.
+pub fn executor(found: &FoundFunction) -> Option<Executor> {
+    if !found.signature.is_async {
+        return None;
+    }
+    Some(match found.package.tokio {
+        Some(_) => Executor::Tokio,
+        None => Executor::Portkey,
+    })
 }
 
 /// The statement that binds one parameter, and the expression passed to the function.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use portkey_lookup::FoundFunction;
 
 pub use error::ShimError;
-pub use handler::main_rs;
+pub use handler::{Executor, executor, main_rs};
 pub use runtime_copy::{WrittenRuntime, embedded_runtime_files, write_runtime};
 
 /// Settings for `generate`; the defaults suit a normal build.
