@@ -446,7 +446,7 @@ def render_markdown(results):
             if run_facts:
                 a = anchor["runtime"]
                 cells += [
-                    f"{run_facts['cold_start_ms']:.1f} ms ({ratio(run_facts['cold_start_ms'], a['cold_start_ms'])})",
+                    f"{run_facts['cold_start_ms']:.2f} ms ({ratio(run_facts['cold_start_ms'], a['cold_start_ms'])})",
                     f"{run_facts['peak_rss_kib']:,} KiB ({ratio(run_facts['peak_rss_kib'], a['peak_rss_kib'])})",
                     f"{run_facts['warm_p50_ms']:.2f} ms",
                     f"{run_facts['warm_p99_ms']:.2f} ms",

@@ -42,7 +42,7 @@ const FLAG_SEPARATOR: &str = "\u{1f}";
 /// Maximum number of compiler error lines copied into [`BuildError::Cargo`].
 const MAX_ERROR_LINES: usize = 40;
 
-/// Optimisation level of the cargo build. The shaker runs `default<Oz>` over the whole program
+/// Optimisation level of the cargo build. The shaker runs `lto<Oz>` over the whole program
 /// afterwards whatever rustc did, so this only shapes the per-crate bitcode it starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptLevel {

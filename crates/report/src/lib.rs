@@ -322,7 +322,7 @@ pub struct PhaseTimings {
     pub graph: u64,
     /// Deleting unreachable symbols, internalising and stripping debug info.
     pub strip: u64,
-    /// The `default<Oz>` pipeline.
+    /// The `lto<Oz>` pipeline.
     pub optimise: u64,
     /// Emitting the object file.
     pub codegen: u64,
