@@ -32,9 +32,11 @@ Writes benches/results/suite.md and suite.json; --readme also replaces the table
 
 import argparse
 import base64
+import glob
 import hashlib
 import http.client
 import json
+import math
 import os
 import shutil
 import statistics
@@ -201,7 +203,10 @@ def build_all(work, functions, arm64, relinks):
 def lambda_arm64(work, function):
     """Builds the lambda_http program for arm64, linked with the toolchain's rust-lld (sizes only)."""
     sysroot = run(["rustc", "--print", "sysroot"]).strip()
-    lld = os.path.join(sysroot, "lib", "rustlib", "x86_64-unknown-linux-gnu", "bin", "rust-lld")
+    found = sorted(glob.glob(os.path.join(sysroot, "lib", "rustlib", "*", "bin", "rust-lld")))
+    if not found:
+        raise SystemExit(f"error: no rust-lld under {sysroot}/lib/rustlib; rerun with --no-arm64")
+    lld = found[0]
     env = lambda_env(work.lambda_target)
     env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER"] = lld
     run(["cargo", "build", "--release", "--locked", "--target", ARM, "--bin", function,
@@ -280,14 +285,19 @@ class Backend:
         self.state = os.path.join(project, "bench-state")
         self.log = open(os.path.join(project, "backend.log"), "w")
         self.write_mounts([])
+        info = os.path.join(self.state, "server.json")
+        # A server.json left by an earlier run that was killed would name a dead server.
+        if os.path.exists(info):
+            os.remove(info)
         self.process = subprocess.Popen(
             [PORTKEY, "serve", "--project", project, "--state-dir", self.state, "--port", "0",
              "--prewarm", "off"], stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
-        info = os.path.join(self.state, "server.json")
         while not os.path.exists(info):
             if time.time() > deadline or self.process.poll() is not None:
-                raise SystemExit(f"error: the backend did not start; see {self.log.name}")
+                self.process.kill()
+                self.process.wait()
+                raise SystemExit(f"error: the backend did not start within 30 s; see {self.log.name}")
             time.sleep(0.05)
         time.sleep(0.1)
         with open(info) as file:
@@ -374,7 +384,10 @@ def measure_runtime(backend, function, variant, facts, cold_samples, warm_reques
         if status != 200:
             raise SystemExit(f"error: {variant} {function} answered {status}: {body[:300]!r}")
         body_seen = body
-        [instance] = [i for i in backend.instances() if i["function"] == record["function"]]
+        # The previous sample's instance may still be listed while it exits; the newest is
+        # the one that answered.
+        instance = max((i for i in backend.instances() if i["function"] == record["function"]),
+                       key=lambda i: i["id"])
         cold_us.append(instance["first_response_us"])
         init_us.append(instance["init_us"])
         if sample == cold_samples - 1:
@@ -402,7 +415,8 @@ def measure_runtime(backend, function, variant, facts, cold_samples, warm_reques
 def percentile(sorted_values, p):
     if not sorted_values:
         return None
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    # The nearest-rank percentile: the smallest value with at least p % of values at or below it.
+    index = min(len(sorted_values) - 1, max(0, math.ceil(p / 100 * len(sorted_values)) - 1))
     return sorted_values[index]
 
 

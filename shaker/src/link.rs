@@ -89,6 +89,14 @@ pub fn ld_arguments(args: &[OsString]) -> Vec<OsString> {
             continue;
         }
         match text {
+            // A flag whose value is the next argument keeps that value as it is.
+            "-o" | "-L" | "-l" | "-z" | "-T" | "-u" | "-e" => {
+                out.push(arg.clone());
+                if let Some(next) = args.get(index) {
+                    out.push(next.clone());
+                    index += 1;
+                }
+            }
             "-Xlinker" => {
                 if let Some(next) = args.get(index) {
                     out.push(next.clone());
@@ -156,15 +164,17 @@ pub fn run_driver(driver: Driver<'_>, args: &[OsString], scratch: &Path) -> Resu
     let (program, args) = match driver {
         Driver::Cc(cc) => (cc.to_string(), args),
         Driver::Lld(lld) => {
-            let mut ld = vec![OsString::from("-flavor"), OsString::from("gnu")];
-            ld.extend(ld_arguments(args));
-            translated = ld;
+            translated = ld_arguments(args);
             (lld.display().to_string(), translated.as_slice())
         }
     };
     let cc = program.as_str();
     let total: usize = args.iter().map(|arg| arg.len() + 1).sum();
     let mut command = Command::new(cc);
+    if let Driver::Lld(_) = driver {
+        // lld reads its flavor from the command line only, before any response file.
+        command.args(["-flavor", "gnu"]);
+    }
     if total > RESPONSE_FILE_THRESHOLD {
         let path = scratch.join("link.rsp");
         let mut text = String::with_capacity(total * 2);
@@ -377,5 +387,29 @@ mod tests {
             written.lines().collect::<Vec<_>>(),
             ["-flavor", "gnu", "a.o", "-z", "now", "-o", "out"]
         );
+    }
+
+    #[test]
+    fn long_lld_lines_keep_the_flavor_outside_the_response_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = dir.path().join("args.txt");
+        let script = dir.path().join("rust-lld");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", output.display()),
+        )
+        .expect("write script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let long = "x".repeat(200);
+        let args: Vec<OsString> = (0..400)
+            .map(|i| OsString::from(format!("{long}{i}.o")))
+            .collect();
+        run_driver(Driver::Lld(&script), &args, dir.path()).expect("linker runs");
+        let written = std::fs::read_to_string(&output).expect("arguments written");
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines[..2], ["-flavor", "gnu"]);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[2].starts_with('@'), "{lines:?}");
     }
 }

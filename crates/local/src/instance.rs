@@ -292,18 +292,21 @@ impl Instance {
 
     /// Records the first `next` request. Returns true when the instance just became ready.
     pub fn mark_ready(&self) -> bool {
-        let ready = self.lifecycle.send_if_modified(|lifecycle| {
+        // The init time is recorded before the lifecycle says Ready, so a status read in between
+        // never shows a ready instance without it.
+        if *self.lifecycle.borrow() == Lifecycle::Starting {
+            let mut state = self.state();
+            if state.init_us.is_none() {
+                state.init_us = state.spawned_at.map(micros_since);
+            }
+        }
+        self.lifecycle.send_if_modified(|lifecycle| {
             if *lifecycle != Lifecycle::Starting {
                 return false;
             }
             *lifecycle = Lifecycle::Ready;
             true
-        });
-        if ready {
-            let mut state = self.state();
-            state.init_us = state.spawned_at.map(micros_since);
-        }
-        ready
+        })
     }
 
     /// Describes the instance for `GET /_portkey/instances`.

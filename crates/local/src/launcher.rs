@@ -52,7 +52,6 @@ pub(crate) fn launcher_for(
 ) -> Result<Launcher, String> {
     let arch = match elf_arch(bootstrap) {
         Ok(Some(arch)) => arch,
-        // Not an ELF file this module knows: starting it directly reports the real problem.
         // Not an ELF file this module knows, or not readable: starting it directly reports the
         // real problem when an instance starts.
         Ok(None) | Err(_) => return Ok(Launcher::Native),
@@ -67,7 +66,7 @@ pub(crate) fn launcher_for(
             candidates
                 .iter()
                 .map(|name| dir.join(name))
-                .find(|candidate| candidate.is_file())
+                .find(|candidate| is_executable(candidate))
         })
     });
     found.map(Launcher::Emulator).ok_or_else(|| {
@@ -81,6 +80,12 @@ pub(crate) fn launcher_for(
             candidates[1]
         )
     })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]
@@ -138,6 +143,13 @@ mod tests {
         std::fs::create_dir(&tools).expect("folder");
         let qemu = tools.join(format!("qemu-{foreign_arch}"));
         std::fs::write(&qemu, "").expect("write qemu");
+        let not_executable = launcher_for(&bootstrap, Some(tools.as_os_str()));
+        assert!(
+            not_executable.is_err(),
+            "a file without the execute bit is not a launcher"
+        );
+        std::fs::set_permissions(&qemu, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
         let search = std::env::join_paths([empty.as_path(), tools.as_path()]).expect("path");
         assert_eq!(
             launcher_for(&bootstrap, Some(&search)),

@@ -70,9 +70,9 @@ pub struct FoundPackage {
     pub source: PackageSource,
     /// The features cargo resolved for the package in the user's build, sorted.
     pub features: Vec<String>,
-    /// The version of tokio when the package depends on it directly; an `async fn` of such a
-    /// package runs on a current-thread tokio runtime.
-    pub tokio: Option<String>,
+    /// Where tokio comes from when the package depends on it directly; an `async fn` of such a
+    /// package runs on a current-thread tokio runtime of that same tokio.
+    pub tokio: Option<PackageSource>,
 }
 
 /// The source cargo gets a package from: a directory, a registry or a git repository.

@@ -171,15 +171,7 @@ impl Workspace {
     pub(crate) fn found_package(&self, index: PackageIndex) -> FoundPackage {
         let package = self.package(index);
         let manifest_path = package.manifest_path.clone().into_std_path_buf();
-        let source = match &package.source {
-            None => PackageSource::Path(
-                manifest_path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
-            ),
-            Some(source) => parse_source(&source.repr, &package.version.to_string()),
-        };
+        let source = self.package_source(index);
         FoundPackage {
             name: package.name.to_string(),
             version: package.version.to_string(),
@@ -189,13 +181,30 @@ impl Workspace {
             manifest_path,
             source,
             features: self.features(index).into_iter().collect(),
-            tokio: self.direct_dependency_version(index, "tokio"),
+            tokio: self
+                .direct_dependency(index, "tokio")
+                .map(|tokio| self.package_source(tokio)),
         }
     }
 
-    /// Returns the version of the package named `name` when `index` depends on it directly
-    /// (a normal dependency, under any extern name).
-    fn direct_dependency_version(&self, index: PackageIndex, name: &str) -> Option<String> {
+    /// Returns where cargo gets the package: its folder, its registry version or its git commit.
+    fn package_source(&self, index: PackageIndex) -> PackageSource {
+        let package = self.package(index);
+        match &package.source {
+            None => PackageSource::Path(
+                package
+                    .manifest_path
+                    .parent()
+                    .map(|dir| dir.as_std_path().to_path_buf())
+                    .unwrap_or_default(),
+            ),
+            Some(source) => parse_source(&source.repr, &package.version.to_string()),
+        }
+    }
+
+    /// Returns the package named `name` when `index` depends on it directly (a normal
+    /// dependency, under any extern name).
+    fn direct_dependency(&self, index: PackageIndex, name: &str) -> Option<PackageIndex> {
         let resolve = self.metadata.resolve.as_ref()?;
         let id = &self.package(index).id;
         let node = resolve.nodes.iter().find(|node| &node.id == id)?;
@@ -207,9 +216,7 @@ impl Workspace {
                     .any(|kind| kind.kind == cargo_metadata::DependencyKind::Normal)
             })
             .filter_map(|dep| self.index_of(&dep.pkg))
-            .map(|dep| self.package(dep))
-            .find(|package| package.name.as_str() == name)
-            .map(|package| package.version.to_string())
+            .find(|&dep| self.package(dep).name.as_str() == name)
     }
 }
 

@@ -6,33 +6,46 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-/// Wakes the thread that runs [`block_on`].
-struct ThreadWaker(Thread);
+/// Wakes the thread that runs [`block_on`]. The flag records the wake, because the thread's
+/// single park token can be used up by code inside `poll` that parks the thread too (a blocking
+/// channel receive, for example).
+struct ThreadWaker {
+    thread: Thread,
+    woken: AtomicBool,
+}
 
 impl Wake for ThreadWaker {
     fn wake(self: Arc<Self>) {
-        self.0.unpark();
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
     }
 }
 
 /// Runs `future` to completion on the current thread and returns its output.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
+    let waker = Arc::new(ThreadWaker {
+        thread: std::thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let task_waker = Waker::from(Arc::clone(&waker));
+    let mut context = Context::from_waker(&task_waker);
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
             return output;
         }
-        // A wake that came before this park makes the park return at once, so none is lost.
-        std::thread::park();
+        // Parking may return spuriously, so the flag decides when to poll again.
+        while !waker.woken.swap(false, Ordering::Acquire) {
+            std::thread::park();
+        }
     }
 }
 

@@ -11,18 +11,7 @@ use crate::naming::ShimNames;
 pub(crate) fn cargo_toml(found: &FoundFunction, names: &ShimNames, runtime_dir: &Path) -> String {
     let package = &found.package;
     let mut dependency = vec![format!("package = {}", toml_string(&package.name))];
-    match &package.source {
-        PackageSource::Path(dir) => dependency.push(format!("path = {}", toml_path(dir))),
-        PackageSource::Registry { version } => {
-            dependency.push(format!("version = {}", toml_string(&format!("={version}"))))
-        }
-        PackageSource::Git { url, rev } => {
-            dependency.push(format!("git = {}", toml_string(url)));
-            if !rev.is_empty() {
-                dependency.push(format!("rev = {}", toml_string(rev)));
-            }
-        }
-    }
+    dependency.extend(source_fields(&package.source));
     // Only the features the user's build enabled, "default" among them when it was enabled.
     dependency.push("default-features = false".to_string());
     let features: Vec<String> = package
@@ -35,9 +24,9 @@ pub(crate) fn cargo_toml(found: &FoundFunction, names: &ShimNames, runtime_dir: 
     // An async function of a package that uses tokio runs on a current-thread tokio runtime, the
     // version the user's build resolved. Nothing else brings tokio into the image.
     let tokio = match (&package.tokio, found.signature.is_async) {
-        (Some(version), true) => format!(
-            "tokio = {{ version = {}, default-features = false, features = [\"rt\"] }}\n",
-            toml_string(&format!("={version}"))
+        (Some(source), true) => format!(
+            "tokio = {{ {}, default-features = false, features = [\"rt\"] }}\n",
+            source_fields(source).join(", ")
         ),
         _ => String::new(),
     };
@@ -74,6 +63,25 @@ pub(crate) fn cargo_toml(found: &FoundFunction, names: &ShimNames, runtime_dir: 
         runtime = toml_path(runtime_dir),
         tokio = tokio,
     )
+}
+
+/// The fields of a dependency that point cargo at `source`: the same folder, the exact registry
+/// version or the same git commit.
+fn source_fields(source: &PackageSource) -> Vec<String> {
+    let mut fields = Vec::new();
+    match source {
+        PackageSource::Path(dir) => fields.push(format!("path = {}", toml_path(dir))),
+        PackageSource::Registry { version } => {
+            fields.push(format!("version = {}", toml_string(&format!("={version}"))))
+        }
+        PackageSource::Git { url, rev } => {
+            fields.push(format!("git = {}", toml_string(url)));
+            if !rev.is_empty() {
+                fields.push(format!("rev = {}", toml_string(rev)));
+            }
+        }
+    }
+    fields
 }
 
 fn toml_path(path: &Path) -> String {
@@ -133,6 +141,31 @@ mod tests {
                 is_async: false,
             },
         }
+    }
+
+    #[test]
+    fn async_function_gets_the_users_tokio() {
+        let names = ShimNames::for_path("remote_lib::run");
+        let runtime = Path::new("/cache/runtime/0123");
+        let mut async_fn = found(PackageSource::Registry { version: "0.4.2".to_string() }, &[]);
+        async_fn.signature.is_async = true;
+        async_fn.package.tokio = Some(PackageSource::Git {
+            url: "https://example.com/tokio".to_string(),
+            rev: "abc123".to_string(),
+        });
+        let manifest = cargo_toml(&async_fn, &names, runtime);
+        assert!(
+            manifest.contains(
+                "tokio = { git = \"https://example.com/tokio\", rev = \"abc123\", default-features = false, features = [\"rt\"] }"
+            ),
+            "{manifest}"
+        );
+
+        async_fn.signature.is_async = false;
+        assert!(!cargo_toml(&async_fn, &names, runtime).contains("tokio"), "only async functions get tokio");
+        async_fn.signature.is_async = true;
+        async_fn.package.tokio = None;
+        assert!(!cargo_toml(&async_fn, &names, runtime).contains("tokio"), "no tokio without the package's");
     }
 
     #[test]
