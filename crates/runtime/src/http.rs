@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// Limit of a response's status line and headers together.
@@ -19,7 +19,7 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Limit of a response body. Lambda's documented invocation payload limit is 6 MB for
 /// synchronous calls; the margin covers base64 and JSON escaping by emulators.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// Time allowed to open a TCP connection to each resolved address.
+/// Time allowed to open the TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed to read a response after the request could not be written completely.
 const EARLY_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -252,21 +252,19 @@ fn connect(authority: &str) -> Result<TcpStream, HttpError> {
         authority: authority.to_owned(),
         source,
     };
-    let addresses = authority.to_socket_addrs().map_err(connect_error)?;
-
-    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
-    for address in addresses {
-        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-            Ok(stream) => {
-                // Head and body are separate writes. With Nagle's algorithm the body would wait
-                // for the server's delayed ACK of the head.
-                stream.set_nodelay(true).map_err(connect_error)?;
-                return Ok(stream);
-            }
-            Err(error) => last_error = error,
-        }
-    }
-    Err(connect_error(last_error))
+    // Host names are not resolved, which keeps the DNS resolver out of the image; the endpoint
+    // was checked at start-up.
+    let address = crate::endpoint::socket_address(authority).ok_or_else(|| {
+        connect_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the host is neither an IP address nor localhost",
+        ))
+    })?;
+    let stream = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(connect_error)?;
+    // Head and body are separate writes. With Nagle's algorithm the body would wait for the
+    // server's delayed ACK of the head.
+    stream.set_nodelay(true).map_err(connect_error)?;
+    Ok(stream)
 }
 
 fn encode_head(authority: &str, request: &HttpRequest<'_>) -> Vec<u8> {

@@ -20,7 +20,7 @@ fn endpoint_forms_parse() {
         ),
         ("[::1]:9001", "[::1]:9001", "/2018-06-01"),
         ("http://[::1]", "[::1]:80", "/2018-06-01"),
-        ("runtime.local", "runtime.local:80", "/2018-06-01"),
+        ("localhost:9001", "localhost:9001", "/2018-06-01"),
         (" 127.0.0.1:9001 ", "127.0.0.1:9001", "/2018-06-01"),
     ];
     for (value, authority, base_path) in cases {
@@ -54,6 +54,8 @@ fn endpoint_rejects_unusable_values() {
         ("127.0.0.1:70000", "port is not a number"),
         ("user@127.0.0.1:9001", "user info"),
         ("127.0.0.1:9001/x?y=1", "queries"),
+        ("runtime.local", "IP address or localhost"),
+        ("http://lambda-runtime:9001/prefix", "IP address or localhost"),
     ];
     for (value, reason) in cases {
         let error = Endpoint::parse(value).expect_err(value);
