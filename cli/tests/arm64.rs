@@ -13,7 +13,7 @@ mod moto;
 mod support;
 
 use moto::Moto;
-use support::Fixture;
+use support::{Fixture, curl_get as get, stderr_of as stderr, url_of};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -29,22 +29,7 @@ fn manifest() -> PathBuf {
 }
 
 fn portkey(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
-        .args(args)
-        .arg("--manifest-path")
-        .arg(manifest())
-        .output()
-        .expect("the portkey executable runs");
-    eprintln!(
-        "$ portkey {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    support::portkey_in(&manifest(), args)
 }
 
 /// Reads `e_machine` from the ELF header of `path`.
@@ -58,38 +43,6 @@ fn elf_machine(path: &Path) -> u16 {
         path.display()
     );
     u16::from_le_bytes([bytes[18], bytes[19]])
-}
-
-/// Fetches `url` and returns the status code and body.
-fn get(url: &str) -> (String, String) {
-    let reply = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "120",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-        ])
-        .arg(url)
-        .output()
-        .expect("curl runs");
-    assert!(reply.status.success(), "curl {url}: {}", stderr(&reply));
-    let text = String::from_utf8_lossy(&reply.stdout).into_owned();
-    let (body, status) = text
-        .rsplit_once('\n')
-        .expect("curl printed the status line");
-    (status.to_string(), body.to_string())
-}
-
-fn url_of(output: &Output) -> String {
-    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
-    printed
-        .lines()
-        .find_map(|line| line.strip_prefix("url: "))
-        .unwrap_or_else(|| panic!("no `url:` line in {printed:?}"))
-        .to_string()
 }
 
 #[test]

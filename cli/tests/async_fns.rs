@@ -9,10 +9,10 @@
 
 mod support;
 
-use support::Fixture;
+use support::{Fixture, curl_get, stderr_of as stderr, url_of};
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 fn hello() -> PathBuf {
@@ -28,22 +28,7 @@ fn tokio_app() -> PathBuf {
 }
 
 fn portkey(manifest: &PathBuf, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
-        .args(args)
-        .arg("--manifest-path")
-        .arg(manifest)
-        .output()
-        .expect("the portkey executable runs");
-    eprintln!(
-        "$ portkey {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    support::portkey_in(manifest, args)
 }
 
 /// Shakes `function` and returns the report of its JSON output.
@@ -77,22 +62,7 @@ fn mount_and_get(
         "mount failed: {}",
         stderr(&mounted)
     );
-    let printed = String::from_utf8_lossy(&mounted.stdout).into_owned();
-    let url = printed
-        .lines()
-        .find_map(|line| line.strip_prefix("url: "))
-        .unwrap_or_else(|| panic!("no `url:` line in {printed:?}"));
-    let reply = Command::new("curl")
-        .args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"])
-        .arg(url.replace(&format!("{{{placeholder}}}"), value))
-        .output()
-        .expect("curl runs");
-    assert!(reply.status.success(), "curl: {}", stderr(&reply));
-    let text = String::from_utf8_lossy(&reply.stdout).into_owned();
-    let (body, status) = text
-        .rsplit_once('\n')
-        .expect("curl printed the status line");
-    (status.to_string(), body.to_string())
+    curl_get(&url_of(&mounted).replace(&format!("{{{placeholder}}}"), value))
 }
 
 #[test]

@@ -364,11 +364,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn lld_receives_the_gnu_flavor_and_translated_line() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let output = dir.path().join("args.txt");
-        let script = dir.path().join("rust-lld");
+    /// Writes a `rust-lld` stand-in into `dir` that records its arguments, one per line, and
+    /// returns its path and the path of the record.
+    fn recording_lld(dir: &Path) -> (PathBuf, PathBuf) {
+        let output = dir.join("args.txt");
+        let script = dir.join("rust-lld");
         std::fs::write(
             &script,
             format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", output.display()),
@@ -376,6 +376,13 @@ mod tests {
         .expect("write script");
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
+        (script, output)
+    }
+
+    #[test]
+    fn lld_receives_the_gnu_flavor_and_translated_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (script, output) = recording_lld(dir.path());
         run_driver(
             Driver::Lld(&script),
             &os(&["a.o", "-nodefaultlibs", "-Wl,-z,now", "-o", "out"]),
@@ -392,15 +399,7 @@ mod tests {
     #[test]
     fn long_lld_lines_keep_the_flavor_outside_the_response_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let output = dir.path().join("args.txt");
-        let script = dir.path().join("rust-lld");
-        std::fs::write(
-            &script,
-            format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", output.display()),
-        )
-        .expect("write script");
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        let (script, output) = recording_lld(dir.path());
         let long = "x".repeat(200);
         let args: Vec<OsString> = (0..400)
             .map(|i| OsString::from(format!("{long}{i}.o")))

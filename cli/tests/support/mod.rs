@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 /// Copies `fixtures/<fixture>` to `<CARGO_TARGET_TMPDIR>/<name>` and returns the copy's manifest.
@@ -76,4 +76,44 @@ impl Drop for Fixture {
             .output();
         let _ = std::fs::remove_file(self.manifest.with_file_name("portkey.json"));
     }
+}
+
+/// Runs `portkey <args> --manifest-path <manifest>` and echoes its stderr for the test log.
+pub fn portkey_in(manifest: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .expect("the portkey executable runs");
+    eprintln!("$ portkey {}\n{}", args.join(" "), stderr_of(&output));
+    output
+}
+
+/// Returns a command's stderr as text.
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Returns the URL of the `url: ` line that `portkey mount` prints.
+pub fn url_of(output: &Output) -> String {
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    printed
+        .lines()
+        .find_map(|line| line.strip_prefix("url: "))
+        .unwrap_or_else(|| panic!("no `url:` line in {printed:?}"))
+        .to_string()
+}
+
+/// Fetches `url` with curl and returns the status code and the body.
+pub fn curl_get(url: &str) -> (String, String) {
+    let reply = Command::new("curl")
+        .args(["-sS", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}"])
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    assert!(reply.status.success(), "curl {url}: {}", stderr_of(&reply));
+    let text = String::from_utf8_lossy(&reply.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("curl printed the status line");
+    (status.to_string(), body.to_string())
 }
