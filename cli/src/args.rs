@@ -65,9 +65,10 @@ pub struct MountArgs {
     /// The URL template, such as "/hello?name={name}" or "/users/{id}".
     pub template: String,
 
-    /// The HTTP method; POST, PUT and PATCH also read parameters from a JSON body.
-    #[arg(long, default_value = "GET")]
-    pub method: String,
+    /// The HTTP method; POST, PUT and PATCH also read parameters from a JSON body. By default
+    /// GET, or ANY for a function that takes the whole `http::Request`.
+    #[arg(long)]
+    pub method: Option<String>,
 
     /// How long one call may run, in seconds (1 to 900, Lambda's range), before the caller
     /// gets a 504.

@@ -15,7 +15,6 @@ use crate::project::ProjectDirs;
 
 pub fn run_mount(args: &MountArgs) -> Result<()> {
     let manifest_path = args.build.project.manifest_path.as_deref();
-    let method = Method::parse(&args.method)?;
     let template = Template::parse(&args.template)?;
     let env = parse_env(&args.env)?;
     let dirs = ProjectDirs::find(manifest_path)?;
@@ -27,6 +26,10 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     }
 
     let found = find(manifest_path, &args.function)?;
+    let method = match &args.method {
+        Some(method) => Method::parse(method)?,
+        None => default_method(&found),
+    };
     check_template(&found, method, &template)?;
     if args.target == Target::Aws {
         let image = build_function_image_with(&dirs, found, &image_settings(args.size, args.no_method_shaking, args.arch))?;
@@ -83,6 +86,17 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
     );
     println!("url: {}", mount_url(&server, &template));
     Ok(())
+}
+
+/// Returns the method of a mount without `--method`: ANY for a handler that takes the whole
+/// `http::Request`, which answers every method itself, and GET otherwise.
+fn default_method(found: &FoundFunction) -> Method {
+    let handler = found
+        .signature
+        .params
+        .iter()
+        .any(|param| matches!(param.shape, portkey_lookup::ParamShape::HttpRequest(_)));
+    if handler { Method::Any } else { Method::Get }
 }
 
 /// Rejects, before anything is built, a template that cannot be served by this function.

@@ -67,6 +67,13 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The manifest of the fixture copy.
+    pub fn manifest(&self) -> &Path {
+        &self.manifest
+    }
+}
+
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = Command::new(env!("CARGO_BIN_EXE_portkey"))

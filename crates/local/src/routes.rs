@@ -89,7 +89,7 @@ fn specificity(template: &Template) -> Vec<u8> {
         .map(|segment| match segment {
             Segment::Literal(_) => 2,
             Segment::Param(_) => 1,
-            Segment::Greedy(_) => 0,
+            Segment::Greedy(_) | Segment::Rest => 0,
         })
         .collect()
 }

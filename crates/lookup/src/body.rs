@@ -3,7 +3,7 @@
 
 use syn::Type;
 
-use crate::signature::{is_u8, last_segment_types, strip_groups};
+use crate::signature::{is_bytes, is_u8, last_segment_types, strip_groups};
 use crate::types::{Param, ParamShape};
 
 /// The parameter name that selects the raw body for a byte buffer type.
@@ -20,7 +20,8 @@ pub fn classify_named_param(name: &str, ty: &Type) -> Result<ParamShape, String>
     crate::signature::classify_param(ty)
 }
 
-/// Returns the raw body shape of `Vec<u8>`, `&[u8]` and `&Vec<u8>`, or `None` for other types.
+/// Returns the raw body shape of `Vec<u8>`, `bytes::Bytes`, `&[u8]` and `&Vec<u8>`, or `None`
+/// for other types.
 fn raw_body_shape(ty: &Type) -> Option<ParamShape> {
     match strip_groups(ty) {
         Type::Reference(reference) if reference.mutability.is_none() => {
@@ -31,7 +32,7 @@ fn raw_body_shape(ty: &Type) -> Option<ParamShape> {
             };
             is_buffer.then(|| ParamShape::Ref(Box::new(ParamShape::RawBody)))
         }
-        other => is_byte_vec(other).then_some(ParamShape::RawBody),
+        other => (is_byte_vec(other) || is_bytes(other)).then_some(ParamShape::RawBody),
     }
 }
 

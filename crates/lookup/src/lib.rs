@@ -29,8 +29,8 @@ pub use body::{RAW_BODY_NAME, classify_named_param, mark_whole_body};
 pub use error::LookupError;
 pub use signature::{classify_param, classify_return};
 pub use types::{
-    FoundFunction, FoundPackage, LookupRequest, PackageSource, Param, ParamShape, ReturnShape,
-    Scalar, Signature,
+    FoundFunction, FoundPackage, LookupRequest, PackageSource, Param, ParamShape, RequestBody,
+    ReturnShape, Scalar, Signature,
 };
 
 /// Finds the function that `request.path` names and reads its signature.

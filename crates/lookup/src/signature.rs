@@ -7,7 +7,7 @@ use quote::ToTokens;
 use syn::{FnArg, GenericArgument, GenericParam, Generics, Pat, PathArguments, ReturnType, Type};
 
 use crate::error::LookupError;
-use crate::types::{Param, ParamShape, ReturnShape, Scalar, Signature};
+use crate::types::{Param, ParamShape, RequestBody, ReturnShape, Scalar, Signature};
 
 /// Checks that the function can be called by a shim and classifies its signature.
 /// `impl_generics` are the generics of the enclosing `impl` block of an associated function.
@@ -128,6 +128,9 @@ fn classify_param_checked(ty: &Type) -> Result<ParamShape, String> {
             if let Some(scalar) = scalar_of(ty) {
                 return Ok(ParamShape::Scalar(scalar));
             }
+            if let Some([body]) = http_type(ty, "Request").as_deref() {
+                return Ok(ParamShape::HttpRequest(request_body(body)?));
+            }
             if is_cow_str(ty) {
                 return Ok(ParamShape::CowStr);
             }
@@ -226,6 +229,9 @@ pub fn classify_return(ty: &Type) -> ReturnShape {
         Type::Group(inner) => classify_return(&inner.elem),
         Type::Never(_) => ReturnShape::Unit,
         Type::Tuple(tuple) if tuple.elems.is_empty() => ReturnShape::Unit,
+        Type::Tuple(tuple) if tuple.elems.len() == 2 && is_status_code(&tuple.elems[0]) => {
+            ReturnShape::WithStatus(Box::new(classify_return(&tuple.elems[1])))
+        }
         Type::Reference(reference) => {
             let referent = strip_groups(&reference.elem);
             if is_str(referent) || scalar_of(referent).is_some() {
@@ -237,9 +243,13 @@ pub fn classify_return(ty: &Type) -> ReturnShape {
             if scalar_of(ty).is_some() || is_cow_str(ty) {
                 return ReturnShape::Text;
             }
-            if matches!(last_segment_types(ty, "Vec").as_deref(), Some([element]) if is_u8(element))
+            if is_bytes(ty)
+                || matches!(last_segment_types(ty, "Vec").as_deref(), Some([element]) if is_u8(element))
             {
                 return ReturnShape::Bytes;
+            }
+            if let Some([body]) = http_type(ty, "Response").as_deref() {
+                return ReturnShape::Http(Box::new(classify_return(body)));
             }
             if let Some(ok) = result_ok(ty) {
                 return ReturnShape::Result(Box::new(classify_return(ok)));
@@ -365,6 +375,71 @@ fn result_ok(ty: &Type) -> Option<&Type> {
         [ok] | [ok, _] => Some(*ok),
         _ => None,
     }
+}
+
+/// Returns the identifiers before the last segment of a path type.
+fn path_prefix(ty: &Type) -> Option<Vec<String>> {
+    let Type::Path(path) = strip_groups(ty) else {
+        return None;
+    };
+    let segments = &path.path.segments;
+    Some(
+        segments
+            .iter()
+            .take(segments.len().saturating_sub(1))
+            .map(|segment| segment.ident.to_string())
+            .collect(),
+    )
+}
+
+/// Returns the type arguments of a type from the `http` crate called `name`: written bare
+/// (`Response<String>`, imported with `use`) or under a path through a module called `http`
+/// (`http::Response<String>`, `axum::http::Response<String>`).
+fn http_type<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
+    let prefix = path_prefix(ty)?;
+    if !prefix.is_empty() && !prefix.iter().any(|segment| segment == "http") {
+        return None;
+    }
+    last_segment_types(ty, name)
+}
+
+/// Returns whether a type is `http::StatusCode` (or `StatusCode` imported with `use`).
+fn is_status_code(ty: &Type) -> bool {
+    let Some(segments) = plain_path(ty) else {
+        return false;
+    };
+    segments.last().is_some_and(|last| last == "StatusCode")
+        && (segments.len() == 1 || segments.iter().any(|segment| segment == "http"))
+}
+
+/// Returns whether a type is `bytes::Bytes` (or `Bytes` imported with `use`).
+pub(crate) fn is_bytes(ty: &Type) -> bool {
+    let Some(segments) = plain_path(ty) else {
+        return false;
+    };
+    let names: Vec<&str> = segments.iter().map(String::as_str).collect();
+    matches!(names.as_slice(), ["Bytes"] | [.., "bytes", "Bytes"])
+}
+
+/// Classifies the body type of an `http::Request<B>` parameter.
+fn request_body(body: &Type) -> Result<RequestBody, String> {
+    let body = strip_groups(body);
+    if matches!(body, Type::Tuple(tuple) if tuple.elems.is_empty()) {
+        return Ok(RequestBody::Empty);
+    }
+    if scalar_of(body) == Some(Scalar::String) {
+        return Ok(RequestBody::Text);
+    }
+    if is_bytes(body)
+        || matches!(last_segment_types(body, "Vec").as_deref(), Some([element]) if is_u8(element))
+    {
+        return Ok(RequestBody::Bytes);
+    }
+    Err(format!(
+        "an `http::Request` body of type `{}` cannot be built; use `String`, `Vec<u8>`, \
+         `bytes::Bytes` or `()`",
+        type_text(&body.to_token_stream())
+    ))
 }
 
 /// Returns whether a type is `u8`, also written `std::primitive::u8`.

@@ -48,7 +48,7 @@ impl FoundFunction {
     /// so may a raw body, which an HTTP request without a body fills with no bytes.
     pub fn required(&self, param: &Param) -> bool {
         match &param.shape {
-            ParamShape::Option(_) | ParamShape::RawBody => false,
+            ParamShape::Option(_) | ParamShape::RawBody | ParamShape::HttpRequest(_) => false,
             ParamShape::Ref(inner) => **inner != ParamShape::RawBody,
             _ => true,
         }
@@ -73,6 +73,9 @@ pub struct FoundPackage {
     /// Where tokio comes from when the package depends on it directly; an `async fn` of such a
     /// package runs on a current-thread tokio runtime of that same tokio.
     pub tokio: Option<PackageSource>,
+    /// Where the `http` crate comes from when the package depends on it directly; a function
+    /// that takes an `http::Request` receives one built with that same crate.
+    pub http: Option<PackageSource>,
 }
 
 /// The source cargo gets a package from: a directory, a registry or a git repository.
@@ -125,10 +128,24 @@ pub enum ParamShape {
     RawBody,
     /// `Cow<str>`: bound as a `String`, like `Scalar::String`, and passed as `Cow::Owned`.
     CowStr,
+    /// `http::Request<B>`: the whole request, for a handler mounted on a prefix such as
+    /// `/app/*`. The shim builds it with the `http` crate the package depends on.
+    HttpRequest(RequestBody),
     /// May be missing from the request.
     Option(Box<ParamShape>),
     /// Bound as the inner shape and passed by reference.
     Ref(Box<ParamShape>),
+}
+
+/// The body type `B` of an `http::Request<B>` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RequestBody {
+    /// `String`: the body must be UTF-8, else the request gets a 400.
+    Text,
+    /// `Vec<u8>` or `bytes::Bytes`: the body bytes as sent (base64 bodies decoded).
+    Bytes,
+    /// `()`: the body is dropped.
+    Empty,
 }
 
 /// A type the request binder parses from text.
@@ -217,8 +234,14 @@ pub enum ReturnShape {
     Unit,
     /// `String`, `&str`, `Cow<str>` or a primitive: a `text/plain` body from `Display`.
     Text,
-    /// `Vec<u8>`: the bytes as an `application/octet-stream` body.
+    /// `Vec<u8>` or `bytes::Bytes`: the bytes as an `application/octet-stream` body.
     Bytes,
+    /// `http::Response<B>`: the status and headers the function chose, and the body `B`
+    /// handled by the inner shape (its content type unless the function set one).
+    Http(Box<ReturnShape>),
+    /// `(http::StatusCode, T)`: the status the function chose, and `T` handled by the inner
+    /// shape.
+    WithStatus(Box<ReturnShape>),
     /// Any other type: JSON when it implements `Serialize`, else text from `Display`, so a type
     /// with both becomes JSON.
     Auto,

@@ -184,6 +184,9 @@ impl Workspace {
             tokio: self
                 .direct_dependency(index, "tokio")
                 .map(|tokio| self.package_source(tokio)),
+            http: self
+                .nearest_dependency(index, "http")
+                .map(|http| self.package_source(http)),
         }
     }
 
@@ -205,9 +208,44 @@ impl Workspace {
     /// Returns the package named `name` when `index` depends on it directly (a normal
     /// dependency, under any extern name).
     fn direct_dependency(&self, index: PackageIndex, name: &str) -> Option<PackageIndex> {
-        let resolve = self.metadata.resolve.as_ref()?;
+        self.normal_dependencies(index)
+            .into_iter()
+            .find(|&dep| self.package(dep).name.as_str() == name)
+    }
+
+    /// Returns the package called `name` that is the fewest normal dependency steps away from
+    /// the package `index`: a direct dependency first, then one that a dependency re-exports
+    /// (the `http` of `axum::http`).
+    fn nearest_dependency(&self, index: PackageIndex, name: &str) -> Option<PackageIndex> {
+        let mut seen = vec![index];
+        let mut frontier = vec![index];
+        while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for package in frontier {
+                for dep in self.normal_dependencies(package) {
+                    if self.package(dep).name.as_str() == name {
+                        return Some(dep);
+                    }
+                    if !seen.contains(&dep) {
+                        seen.push(dep);
+                        next.push(dep);
+                    }
+                }
+            }
+            frontier = next;
+        }
+        None
+    }
+
+    /// Returns the normal (not dev or build) dependencies of the package `index`, as resolved.
+    fn normal_dependencies(&self, index: PackageIndex) -> Vec<PackageIndex> {
+        let Some(resolve) = self.metadata.resolve.as_ref() else {
+            return Vec::new();
+        };
         let id = &self.package(index).id;
-        let node = resolve.nodes.iter().find(|node| &node.id == id)?;
+        let Some(node) = resolve.nodes.iter().find(|node| &node.id == id) else {
+            return Vec::new();
+        };
         node.deps
             .iter()
             .filter(|dep| {
@@ -216,7 +254,7 @@ impl Workspace {
                     .any(|kind| kind.kind == cargo_metadata::DependencyKind::Normal)
             })
             .filter_map(|dep| self.index_of(&dep.pkg))
-            .find(|&dep| self.package(dep).name.as_str() == name)
+            .collect()
     }
 }
 

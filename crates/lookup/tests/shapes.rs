@@ -249,3 +249,44 @@ fn whole_body_rule_table() {
         assert_eq!(marked(&params), expected, "{params:?}");
     }
 }
+
+#[test]
+fn http_and_bytes_shapes() {
+    use portkey_lookup::RequestBody;
+    let http = |shape: ReturnShape| ReturnShape::Http(Box::new(shape));
+    let with_status = |shape: ReturnShape| ReturnShape::WithStatus(Box::new(shape));
+    let results: Vec<(&str, ReturnShape)> = vec![
+        ("bytes::Bytes", ReturnShape::Bytes),
+        ("Bytes", ReturnShape::Bytes),
+        ("http::Response<String>", http(ReturnShape::Text)),
+        ("Response<()>", http(ReturnShape::Unit)),
+        ("axum::http::Response<Vec<u8>>", http(ReturnShape::Bytes)),
+        ("http::Response<Stats>", http(ReturnShape::Auto)),
+        ("reqwest::Response<String>", ReturnShape::Auto),
+        ("(http::StatusCode, String)", with_status(ReturnShape::Text)),
+        ("(StatusCode, Json)", with_status(ReturnShape::Auto)),
+        ("(StatusCode, String, u8)", ReturnShape::Auto),
+        ("(my::StatusCode, String)", ReturnShape::Auto),
+        (
+            "Result<http::Response<String>, E>",
+            ReturnShape::Result(Box::new(http(ReturnShape::Text))),
+        ),
+    ];
+    for (ty, expected) in results {
+        assert_eq!(output(ty), expected, "{ty}");
+    }
+    let params: Vec<(&str, ParamShape)> = vec![
+        ("http::Request<String>", ParamShape::HttpRequest(RequestBody::Text)),
+        ("Request<Vec<u8>>", ParamShape::HttpRequest(RequestBody::Bytes)),
+        ("axum::http::Request<bytes::Bytes>", ParamShape::HttpRequest(RequestBody::Bytes)),
+        ("http::Request<()>", ParamShape::HttpRequest(RequestBody::Empty)),
+        ("other::Request<String>", ParamShape::Json),
+    ];
+    for (ty, expected) in params {
+        assert_eq!(param(ty), Ok(expected), "{ty}");
+    }
+    let reason = param("http::Request<Body>").expect_err("a stream body");
+    assert!(reason.contains("use `String`, `Vec<u8>`, `bytes::Bytes` or `()`"), "{reason}");
+    let bytes: syn::Type = syn::parse_str("bytes::Bytes").expect("parses");
+    assert_eq!(classify_named_param("body", &bytes), Ok(ParamShape::RawBody));
+}

@@ -3,7 +3,8 @@
 //!
 //! A template has a path part and an optional query part. In the path, a placeholder fills a
 //! whole segment (`/users/{id}`); the last segment may be greedy (`/files/{rest+}`) and then takes
-//! every remaining segment. In the query part, each `key={param}` pair says that the query key
+//! every remaining segment, or `*` (`/app/*`), which takes every remaining segment and binds no
+//! parameter: a handler that takes the whole `http::Request` is mounted on such a prefix. In the query part, each `key={param}` pair says that the query key
 //! `key` supplies the parameter `param`; the runtime binds parameters by name, so the key must be
 //! the parameter's name. This crate knows nothing about how requests are served: the local
 //! gateway and the AWS backend both use it.
@@ -85,7 +86,13 @@ pub enum Segment {
     Param(String),
     /// `{name+}`: the rest of the path, bound to `name`; only valid as the last segment.
     Greedy(String),
+    /// `*`: the rest of the path (one segment or more), bound to no parameter; only valid as the
+    /// last segment. API Gateway's route syntax spells it `{proxy+}`.
+    Rest,
 }
+
+/// The placeholder name that stands for a `*` segment in API Gateway's route syntax.
+pub const REST_PLACEHOLDER: &str = "proxy";
 
 /// A query pair of the template: `key={param}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +170,7 @@ impl fmt::Display for TemplateError {
             ),
             TemplateError::GreedyNotLast { template, name } => write!(
                 f,
-                "invalid URL template `{template}`: `{{{name}+}}` takes the rest of the path, so it \
+                "invalid URL template `{template}`: `{name}` takes the rest of the path, so it \
                  must be the last segment"
             ),
             TemplateError::QueryWithoutPlaceholder { template, pair } => write!(
@@ -244,17 +251,14 @@ impl Template {
         }
         if let Some(position) = segments
             .iter()
-            .position(|segment| matches!(segment, Segment::Greedy(_)))
+            .position(|segment| matches!(segment, Segment::Greedy(_) | Segment::Rest))
+            && position + 1 != segments.len()
         {
-            if position + 1 != segments.len() {
-                let Segment::Greedy(name) = &segments[position] else {
-                    unreachable!("position() found a greedy segment")
-                };
-                return Err(TemplateError::GreedyNotLast {
-                    template,
-                    name: name.clone(),
-                });
-            }
+            let name = match &segments[position] {
+                Segment::Greedy(name) => format!("{{{name}+}}"),
+                _ => "*".to_string(),
+            };
+            return Err(TemplateError::GreedyNotLast { template, name });
         }
 
         let mut bindings = Vec::new();
@@ -312,6 +316,11 @@ impl Template {
                     pattern.push_str(name);
                     pattern.push_str("+}");
                 }
+                Segment::Rest => {
+                    pattern.push('{');
+                    pattern.push_str(REST_PLACEHOLDER);
+                    pattern.push_str("+}");
+                }
             }
         }
         pattern
@@ -329,7 +338,7 @@ impl Template {
             .all(|pair| match pair {
                 (Segment::Literal(a), Segment::Literal(b)) => a == b,
                 (Segment::Param(_), Segment::Param(_)) => true,
-                (Segment::Greedy(_), Segment::Greedy(_)) => true,
+                (Segment::Greedy(_) | Segment::Rest, Segment::Greedy(_) | Segment::Rest) => true,
                 _ => false,
             })
     }
@@ -337,7 +346,7 @@ impl Template {
     /// Every placeholder name, path ones first, in template order.
     pub fn placeholders(&self) -> impl Iterator<Item = &str> {
         let path = self.segments.iter().filter_map(|segment| match segment {
-            Segment::Literal(_) => None,
+            Segment::Literal(_) | Segment::Rest => None,
             Segment::Param(name) | Segment::Greedy(name) => Some(name.as_str()),
         });
         path.chain(self.query.iter().map(|binding| binding.param.as_str()))
@@ -366,6 +375,9 @@ impl Template {
                     let rest = pieces[index..].join("/");
                     params.push((name.clone(), percent_decode(&rest)));
                     return Some(params);
+                }
+                Segment::Rest => {
+                    return (index < pieces.len()).then_some(params);
                 }
             }
         }
@@ -418,6 +430,9 @@ fn parse_segment(template: &str, piece: &str) -> Result<Segment, TemplateError> 
         template: template.to_string(),
         piece: piece.to_string(),
     };
+    if piece == "*" {
+        return Ok(Segment::Rest);
+    }
     if !piece.contains(['{', '}']) {
         if !valid_literal(piece) {
             return Err(TemplateError::InvalidCharacter {

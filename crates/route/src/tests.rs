@@ -159,3 +159,31 @@ fn overlaps_ignores_placeholder_names() {
     assert!(!text.overlaps(&Template::parse("/it/{a}/{b}").unwrap()));
     assert!(!text.overlaps(&Template::parse("/it/{rest+}").unwrap()));
 }
+
+#[test]
+fn star_takes_every_path_below_the_prefix_and_binds_nothing() {
+    let template = Template::parse("/app/*").expect("valid");
+    assert_eq!(
+        template.segments(),
+        &[Segment::Literal("app".into()), Segment::Rest]
+    );
+    assert_eq!(template.placeholders().count(), 0);
+    assert_eq!(template.path_pattern(), "/app/{proxy+}");
+    assert_eq!(template.match_path("/app/users/7"), Some(vec![]));
+    assert_eq!(template.match_path("/app/x"), Some(vec![]));
+    assert_eq!(template.match_path("/app"), None);
+    assert_eq!(template.match_path("/other/x"), None);
+    assert!(template.overlaps(&Template::parse("/app/{rest+}").expect("valid")));
+}
+
+#[test]
+fn star_must_be_the_last_segment() {
+    let error = Template::parse("/app/*/more").expect_err("star in the middle");
+    assert_eq!(
+        error.to_string(),
+        "invalid URL template `/app/*/more`: `*` takes the rest of the path, so it must be the \
+         last segment"
+    );
+    let error = Template::parse("/a/{rest+}/b").expect_err("greedy in the middle");
+    assert!(error.to_string().contains("`{rest+}` takes the rest"), "{error}");
+}

@@ -107,7 +107,10 @@ fn fill_http_api_v2(request: &mut Request, event: &Value) {
         .to_owned();
 
     request.query = match str_field(object, "rawQueryString") {
-        Some(raw) if !raw.is_empty() => percent::parse_query(raw),
+        Some(raw) if !raw.is_empty() => {
+            request.raw_query = raw.to_owned();
+            percent::parse_query(raw)
+        }
         _ => single_values(object.get("queryStringParameters")),
     };
     request.path_parameters = single_values(object.get("pathParameters"));

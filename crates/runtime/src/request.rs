@@ -39,6 +39,8 @@ pub struct Request {
     pub(crate) path: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) query: Vec<(String, String)>,
+    /// The query string as the event sent it (HTTP API `rawQueryString`), or empty.
+    pub(crate) raw_query: String,
     pub(crate) path_parameters: Vec<(String, String)>,
     pub(crate) cookies: Vec<String>,
     pub(crate) body: Vec<u8>,
@@ -65,6 +67,7 @@ impl Request {
             path: String::new(),
             headers: Vec::new(),
             query: Vec::new(),
+            raw_query: String::new(),
             path_parameters: Vec::new(),
             cookies: Vec::new(),
             body: Vec::new(),
@@ -122,6 +125,32 @@ impl Request {
     /// string for a direct invocation.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Returns the request target as an `http::Uri` accepts it: the path and the query, each
+    /// percent-encoded where a URI needs it (`/a b` becomes `/a%20b`). The query is the one the
+    /// event sent when it has one that a URI can hold (HTTP API's `rawQueryString`); otherwise it
+    /// is rebuilt from the decoded pairs, in order and with repetitions (`q=x&y` as a value
+    /// becomes `q=x%26y`). A direct invocation, which has no path, gives `/`.
+    pub fn uri(&self) -> String {
+        let path = if self.path.is_empty() { "/" } else { &self.path };
+        let mut uri = crate::percent::encode(path, b"/!$&'()*+,;=:@%");
+        let raw_fits = self
+            .raw_query
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && byte != b'#');
+        if !self.raw_query.is_empty() && raw_fits {
+            uri.push('?');
+            uri.push_str(&self.raw_query);
+            return uri;
+        }
+        for (index, (name, value)) in self.query.iter().enumerate() {
+            uri.push(if index == 0 { '?' } else { '&' });
+            uri.push_str(&crate::percent::encode(name, b""));
+            uri.push('=');
+            uri.push_str(&crate::percent::encode(value, b""));
+        }
+        uri
     }
 
     /// Returns all headers, names in lower case, repeated names as separate entries.

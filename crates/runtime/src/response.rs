@@ -110,6 +110,12 @@ impl Response {
         response
     }
 
+    /// Replaces the HTTP status code, for a function that chose its own status.
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
     /// Adds a header; `Set-Cookie` may be added several times.
     pub fn with_header(mut self, name: &str, value: &str) -> Response {
         let name = name.to_ascii_lowercase();

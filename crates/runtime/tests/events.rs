@@ -321,3 +321,46 @@ fn sample_rest_api_repeated_header_values() {
         .collect();
     assert_eq!(values, ["headerValue", "headerValue2"]);
 }
+
+#[test]
+fn uri_of_every_sample_holds_its_path_and_query() {
+    for sample in SAMPLES {
+        let request = load(sample.file);
+        let uri = request.uri();
+        assert!(
+            uri.bytes().all(|byte| byte.is_ascii_graphic() && byte != b'#'),
+            "{}: `{uri}` has a byte a URI cannot hold",
+            sample.file
+        );
+        let (path, query) = uri.split_once('?').unwrap_or((uri.as_str(), ""));
+        let expected_path = if request.path().is_empty() { "/" } else { request.path() };
+        assert_eq!(
+            portkey_runtime::percent::decode_component(path),
+            expected_path,
+            "{}",
+            sample.file
+        );
+        assert_eq!(
+            portkey_runtime::percent::parse_query(query),
+            request.query_pairs(),
+            "{}",
+            sample.file
+        );
+    }
+}
+
+#[test]
+fn uri_rebuilds_a_query_that_arrived_decoded() {
+    let event = serde_json::json!({
+        "resource": "/{proxy+}",
+        "path": "/files/a b",
+        "httpMethod": "GET",
+        "headers": {},
+        "queryStringParameters": { "q": "x&y z" },
+        "requestContext": { "resourcePath": "/{proxy+}", "httpMethod": "GET" },
+        "body": null,
+        "isBase64Encoded": false,
+    });
+    let request = Request::from_event(Invocation::default(), event.to_string().as_bytes());
+    assert_eq!(request.uri(), "/files/a%20b?q=x%26y%20z");
+}

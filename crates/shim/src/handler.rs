@@ -2,7 +2,7 @@
 //! its shape, calls the user's function and turns the result into a response by its shape.
 //! The user's own types are never named (they may be private paths); the call infers them.
 
-use portkey_lookup::{FoundFunction, Param, ParamShape, ReturnShape, Scalar};
+use portkey_lookup::{FoundFunction, Param, ParamShape, RequestBody, ReturnShape, Scalar};
 
 use crate::error::ShimError;
 use crate::naming::rust_path;
@@ -103,6 +103,25 @@ struct Read {
 }
 
 fn bind(found: &FoundFunction, param: &Param, variable: &str) -> Result<Binding, ShimError> {
+    if let ParamShape::HttpRequest(body) = &param.shape {
+        if found.package.http.is_none() {
+            return Err(ShimError::UnsupportedParam {
+                path: found.call_path.clone(),
+                param: param.name.clone(),
+                ty: param.ty.clone(),
+                shape: format!("{:?}", param.shape),
+                reason: format!(
+                    "no `http` crate was found among the dependencies of package `{}`; add \
+                     `http = \"1\"` to its [dependencies]",
+                    found.package.name
+                ),
+            });
+        }
+        return Ok(Binding {
+            statement: http_request_statement(variable, *body, &param.ty),
+            argument: variable.to_string(),
+        });
+    }
     let read = read_for(&param.shape, &param.ty).map_err(|reason| ShimError::UnsupportedParam {
         path: found.call_path.clone(),
         param: param.name.clone(),
@@ -131,15 +150,48 @@ fn bind(found: &FoundFunction, param: &Param, variable: &str) -> Result<Binding,
     })
 }
 
+/// Builds an `http::Request` from the whole request: method, URI (path and query), headers and
+/// body. A body that `String` cannot hold, or a method or header `http` rejects, is a 400.
+fn http_request_statement(variable: &str, body: RequestBody, ty: &str) -> String {
+    let body = match body {
+        RequestBody::Empty => "()".to_string(),
+        RequestBody::Bytes => "req.body().to_vec().into()".to_string(),
+        RequestBody::Text => format!(
+            "match String::from_utf8(req.body().to_vec()) {{\n            \
+             Ok(text) => text,\n            \
+             Err(_) => return portkey_runtime::Response::error(400, \"BadRequest\", \
+             String::from(\"the request body is not UTF-8 text, which `{ty}` needs\")),\n        }}",
+            ty = ty.escape_default(),
+        ),
+    };
+    format!(
+        "    let {variable} = {{\n        \
+         let mut builder = http::Request::builder().method(req.method()).uri(req.uri());\n        \
+         for (name, value) in req.headers() {{\n            \
+         builder = builder.header(name.as_str(), value.as_str());\n        }}\n        \
+         let body = {body};\n        \
+         match builder.body(body) {{\n            \
+         Ok(request) => request,\n            \
+         Err(error) => return portkey_runtime::Response::error(400, \"BadRequest\", \
+         format!(\"the request cannot be read as `{ty}`: {{error}}\")),\n        }}\n    }};\n",
+        ty = ty.escape_default(),
+    )
+}
+
 fn read_for(shape: &ParamShape, ty: &str) -> Result<Read, String> {
     match shape {
+        ParamShape::HttpRequest(_) => Err(
+            "an `http::Request` must be taken by value, as the function's parameter itself"
+                .to_string(),
+        ),
         ParamShape::Scalar(Scalar::Str) => {
             Err("`str` is unsized and must be behind a reference".to_string())
         }
         ParamShape::Scalar(scalar) => Ok(scalar_read(*scalar, "{}")),
         ParamShape::Json => Ok(json_read("json")),
         ParamShape::JsonOrBody => Ok(json_read("json_or_body")),
-        ParamShape::RawBody => Ok(raw_body_read("{}")),
+        // `.into()` keeps a `Vec<u8>` and makes a `bytes::Bytes` from it.
+        ParamShape::RawBody => Ok(raw_body_read("{}.into()")),
         ParamShape::CowStr => Ok(cow_str_read("scalar", "std::borrow::Cow::Owned({})")),
         ParamShape::Ref(inner) => match inner.as_ref() {
             ParamShape::Scalar(scalar) => Ok(scalar_read(*scalar, "&{}")),
@@ -168,6 +220,10 @@ fn read_for(shape: &ParamShape, ty: &str) -> Result<Read, String> {
                 })
             }
             ParamShape::Ref(_) => Err("a reference to a reference cannot be bound".to_string()),
+            ParamShape::HttpRequest(_) => Err(
+                "an `http::Request` must be taken by value, as the function's parameter itself"
+                    .to_string(),
+            ),
         },
         ParamShape::Option(inner) => optional_read(inner, ty),
     }
@@ -264,13 +320,18 @@ fn optional_read(inner: &ParamShape, ty: &str) -> Result<Read, String> {
             | ParamShape::Ref(_)
             | ParamShape::JsonOrBody
             | ParamShape::RawBody
-            | ParamShape::CowStr => Err(
+            | ParamShape::CowStr
+            | ParamShape::HttpRequest(_) => Err(
                 "only a reference to a scalar or to a JSON value can be optional; take \
                  `Option<T>` by value"
                     .to_string(),
             ),
         },
         ParamShape::Option(_) => Err("a nested `Option` cannot be bound".to_string()),
+        ParamShape::HttpRequest(_) => Err(
+            "an `http::Request` is always present, so it cannot be optional; take it by value"
+                .to_string(),
+        ),
     }
 }
 
@@ -322,8 +383,30 @@ fn respond(shape: &ReturnShape, value: &str, depth: usize) -> String {
             format!("{{ let _ = {value}; portkey_runtime::Response::no_content() }}")
         }
         ReturnShape::Text => format!("portkey_runtime::Response::display(&{value})"),
-        ReturnShape::Bytes => {
-            format!("portkey_runtime::Response::bytes(200, \"application/octet-stream\", {value})")
+        ReturnShape::Bytes => format!(
+            "portkey_runtime::Response::bytes(200, \"application/octet-stream\", Vec::<u8>::from({value}))"
+        ),
+        ReturnShape::Http(body) => {
+            let parts = format!("p{depth}");
+            let inner = format!("b{depth}");
+            format!(
+                "{{ let {parts} = {value}; \
+                 let status = {parts}.status().as_u16(); \
+                 let headers: Vec<(String, String)> = {parts}.headers().iter()\
+                 .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))\
+                 .collect(); \
+                 let {inner} = {parts}.into_body(); \
+                 headers.iter().fold(({}).with_status(status), |response, (name, value)| response.with_header(name, value)) }}",
+                respond(body, &inner, depth + 1)
+            )
+        }
+        ReturnShape::WithStatus(body) => {
+            let status = format!("s{depth}");
+            let inner = format!("b{depth}");
+            format!(
+                "{{ let ({status}, {inner}) = {value}; ({}).with_status({status}.as_u16()) }}",
+                respond(body, &inner, depth + 1)
+            )
         }
         ReturnShape::Auto => {
             format!("{{ use portkey_runtime::respond::*; (&Ret({value})).portkey_respond() }}")

@@ -115,7 +115,37 @@ const TYPES_FUNCTIONS: &[&str] = &[
     "types::bytes_up_to",
     "types::maybe_bytes",
     "types::label",
+    "types::bytes_len",
+    "types::bytes_reversed",
+    "types::create",
+    "types::redirect",
+    "types::page",
+    "types::app",
+    "types::app_bytes",
+    "types::motto",
+    "types::color",
+    "types::forget",
 ];
+
+#[test]
+fn a_request_handler_needs_an_http_crate() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/types/Cargo.toml");
+    let mut found = find_function(&LookupRequest {
+        manifest_path: Some(manifest),
+        path: "types::app".to_string(),
+    })
+    .expect("types::app is found");
+    assert!(found.package.http.is_some(), "the fixture depends on http");
+    let output = tempfile::tempdir().expect("temporary directory");
+    let project = generate(&found, &options_in(output.path())).expect("generates");
+    let cargo_toml = read(&project.dir.join("Cargo.toml"));
+    assert!(cargo_toml.contains("http = { version = \"="), "{cargo_toml}");
+    found.package.http = None;
+    let error = generate(&found, &options_in(output.path())).expect_err("no http crate");
+    let message = error.to_string();
+    assert!(message.contains("`request`"), "{message}");
+    assert!(message.contains("add `http = \"1\"` to its [dependencies]"), "{message}");
+}
 
 #[test]
 fn types_shims_compile_against_the_runtime() {
@@ -368,7 +398,7 @@ fn types_shapes_bind_as_expected() {
             &[
                 "let a0: Vec<u8> = match req.raw_body(\"body\", \"&[u8]\")",
                 "types::reverse_bytes(&a0)",
-                "portkey_runtime::Response::bytes(200, \"application/octet-stream\", out)",
+                "portkey_runtime::Response::bytes(200, \"application/octet-stream\", Vec::<u8>::from(out))",
             ],
         ),
         (
@@ -395,7 +425,7 @@ fn types_shapes_bind_as_expected() {
         (
             "types::maybe_bytes",
             &[
-                "Some(v0) => portkey_runtime::Response::bytes(200, \"application/octet-stream\", v0)",
+                "Some(v0) => portkey_runtime::Response::bytes(200, \"application/octet-stream\", Vec::<u8>::from(v0))",
             ],
         ),
         (
