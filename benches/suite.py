@@ -581,7 +581,7 @@ def main():
             shutil.rmtree(root, ignore_errors=True)
 
     results = {
-        "command": "benches/suite.sh " + " ".join(sys.argv[1:]),
+        "command": " ".join(["benches/suite.sh", *sys.argv[1:]]),
         "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
         "date": time.strftime("%Y-%m-%d"),
         "cold_samples": args.cold,
