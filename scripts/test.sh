@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The AWS backend's tests run against moto's server, installed into .venv/moto.
 scripts/moto.sh >/dev/null
+# The OpenAPI tests check portkey's documents with openapi-spec-validator, in .venv/openapi.
+scripts/openapi-validator.sh >/dev/null
 cargo test --workspace --locked "$@"

@@ -28,6 +28,9 @@ pub enum Command {
     Why(WhyArgs),
     /// List the mounts of this project and their URLs.
     Ls(LsArgs),
+    /// Print an OpenAPI 3 document of every local mount, with parameters and schemas derived
+    /// from the Rust types.
+    Openapi(OpenapiArgs),
     /// Remove a mount.
     Unmount(UnmountArgs),
     /// Call a mounted function through its route, with a request built from a path.
@@ -211,6 +214,16 @@ pub struct LsArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// Write the document into this file instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 
     #[command(flatten)]
     pub project: ProjectArgs,

@@ -39,6 +39,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Shake(args) => commands::shake::run_shake(args),
         Command::Why(args) => commands::why::run_why(args),
         Command::Ls(args) => commands::local::run_ls(args),
+        Command::Openapi(args) => commands::local::run_openapi(args),
         Command::Unmount(args) => commands::local::run_unmount(args),
         Command::Invoke(args) => commands::aws::run_invoke(args),
         Command::Policy => commands::aws::run_policy(),

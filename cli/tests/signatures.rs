@@ -1,10 +1,11 @@
-//! Every parameter and result type through the `portkey` executable: the functions of
-//! `fixtures/types` mounted together on one local backend, and functions of published crates
-//! from crates.io (through `fixtures/published`), each checked for status, content type and
-//! body, 400s included.
+//! Every parameter and result type through the `portkey` executable. The functions of
+//! `fixtures/types` are mounted together on one local backend, and so are functions of published
+//! crates from crates.io (through `fixtures/published`) and an axum `Router`
+//! (`fixtures/axum-app`). Each reply is checked for status, content type and body, 400s
+//! included, and each backend's OpenAPI document is checked by openapi-spec-validator.
 //!
-//! The copies live under cargo's temporary folder in `signatures-types` and
-//! `signatures-published`. The tests of this file run one at a time.
+//! The copies live under cargo's temporary folder in `signatures-types`,
+//! `signatures-published` and `signatures-axum`. The tests of this file run one at a time.
 
 mod support;
 
@@ -13,7 +14,7 @@ use support::{Fixture, stderr_of, url_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// What one request got back.
+/// The status, headers and body of one response.
 #[derive(Debug)]
 struct Reply {
     status: u16,
@@ -94,9 +95,7 @@ fn every_parameter_and_result_type_answers_through_the_local_backend() {
     let fixture = Fixture::take(types_copy());
     let post: &[&str] = &["--method", "POST"];
     let get: &[&str] = &[];
-    let base = mount_all(
-        fixture.manifest(),
-        &[
+    let mounts: &[(&str, &str, &[&str])] = &[
             ("types::sum_ids", "/sum?ids={ids}&offset={offset}", get),
             ("types::join_tags", "/tags?tags={tags}", get),
             ("types::shift", "/shift", post),
@@ -122,8 +121,8 @@ fn every_parameter_and_result_type_answers_through_the_local_backend() {
             ("types::forget", "/forget/{key}", &["--method", "DELETE"]),
             ("types::app", "/app/*", get),
             ("types::app_bytes", "/raw/*", get),
-        ],
-    );
+    ];
+    let base = mount_all(fixture.manifest(), mounts);
     let get = |path: &str| send("GET", &format!("{base}{path}"), None, &[]);
     let post = |path: &str, body: &str, content_type: &str| {
         let header = format!("content-type: {content_type}");
@@ -199,6 +198,79 @@ fn every_parameter_and_result_type_answers_through_the_local_backend() {
     expect(&raw, 200, text, "5 bytes");
     // The prefix itself is not below the prefix.
     assert_eq!(get("/app").status, 404);
+
+    // The OpenAPI document, from the backend and from `portkey openapi`, lists every route and
+    // validates.
+    let served = get("/_portkey/openapi.json");
+    expect_status(&served, 200);
+    let document: serde_json::Value = serde_json::from_str(&served.body).expect("JSON");
+    check_openapi(&document, mounts);
+    assert_eq!(document["servers"][0]["url"], base.as_str());
+    let written = fixture.manifest().with_file_name("openapi.json");
+    let output = support::portkey_in(
+        fixture.manifest(),
+        &["openapi", "--out", written.to_str().expect("a UTF-8 path")],
+    );
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let text = std::fs::read_to_string(&written).expect("the written document");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    check_openapi(&document, mounts);
+    let shift = &document["paths"]["/shift"]["post"];
+    let body = &shift["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["properties"]["point"]["$ref"], "#/components/schemas/Point", "{shift}");
+    assert_eq!(document["components"]["schemas"]["Point"]["required"], serde_json::json!(["x", "y"]));
+    let sum = &document["paths"]["/sum"]["get"]["parameters"];
+    assert_eq!(sum[0]["schema"]["type"], "array", "{sum}");
+    assert_eq!(sum[1]["required"], false, "{sum}");
+    let color = &document["paths"]["/color/{name}"]["get"]["responses"];
+    assert!(color.get("404").is_some(), "{color}");
+    assert!(document["paths"]["/forget/{key}"]["delete"]["responses"].get("204").is_some());
+    assert!(document["paths"]["/app/{proxy}"]["patch"].is_object(), "ANY is listed per method");
+}
+
+#[track_caller]
+fn expect_status(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{reply:?}");
+}
+
+/// Checks that `document` has an operation for every mount and passes openapi-spec-validator.
+fn check_openapi(document: &serde_json::Value, mounts: &[(&str, &str, &[&str])]) {
+    let mut operation_ids = Vec::new();
+    for operations in document["paths"].as_object().expect("paths").values() {
+        for operation in operations.as_object().expect("operations").values() {
+            operation_ids.push(operation["operationId"].as_str().expect("an operation id").to_string());
+        }
+    }
+    for (function, _, _) in mounts {
+        let id = function.replace("::", "_");
+        assert!(
+            operation_ids.iter().any(|listed| *listed == id || listed.starts_with(&format!("{id}_"))),
+            "no operation for {function} among {operation_ids:?}"
+        );
+    }
+    let validator = openapi_validator();
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("checked-openapi.json");
+    std::fs::write(&file, document.to_string()).expect("write the document");
+    let checked = Command::new(&validator).arg(&file).output().expect("the validator runs");
+    assert!(
+        checked.status.success(),
+        "openapi-spec-validator rejects the document: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        stderr_of(&checked)
+    );
+    // The validator is not lenient: a document without `info` and `paths` fails.
+    std::fs::write(&file, r#"{"openapi": "3.0.3"}"#).expect("write the document");
+    let broken = Command::new(&validator).arg(&file).output().expect("the validator runs");
+    assert!(!broken.status.success(), "the validator accepts a broken document");
+}
+
+/// Returns the openapi-spec-validator executable, installing it with
+/// `scripts/openapi-validator.sh` when missing.
+fn openapi_validator() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/openapi-validator.sh");
+    let output = Command::new("bash").arg(&script).output().expect("the script runs");
+    assert!(output.status.success(), "scripts/openapi-validator.sh failed: {}", stderr_of(&output));
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
 }
 
 #[test]
@@ -214,21 +286,19 @@ fn a_star_before_the_last_segment_is_refused_at_mount_time() {
 fn functions_of_published_crates_answer() {
     let fixture = Fixture::take(support::fixture_copy("published", "signatures-published"));
     let get: &[&str] = &[];
-    let base = mount_all(
-        fixture.manifest(),
-        &[
-            // Two string parameters.
-            ("strsim::levenshtein", "/distance?a={a}&b={b}", get),
-            // An associated function with a `Result` of the crate's own error type.
-            ("semver::Version::parse", "/semver/{text}", get),
-            // An `Option` of a borrowed slice.
-            ("mime_guess::get_mime_extensions_str", "/extensions?mime_str={mime_str}", get),
-            // A `Result` with std's `FromUtf8Error`.
-            ("urlencoding::decode", "/decode?data={data}", get),
-            // A collection inside an `Option`.
-            ("shlex::split", "/split?in_str={in_str}", get),
-        ],
-    );
+    let mounts: &[(&str, &str, &[&str])] = &[
+        // Two string parameters.
+        ("strsim::levenshtein", "/distance?a={a}&b={b}", get),
+        // An associated function with a `Result` of the crate's own error type.
+        ("semver::Version::parse", "/semver/{text}", get),
+        // An `Option` of a borrowed slice.
+        ("mime_guess::get_mime_extensions_str", "/extensions?mime_str={mime_str}", get),
+        // A `Result` with std's `FromUtf8Error`.
+        ("urlencoding::decode", "/decode?data={data}", get),
+        // A collection inside an `Option`.
+        ("shlex::split", "/split?in_str={in_str}", get),
+    ];
+    let base = mount_all(fixture.manifest(), mounts);
     let get = |path: &str| send("GET", &format!("{base}{path}"), None, &[]);
     let text = "text/plain";
     let json = "application/json";
@@ -249,4 +319,32 @@ fn functions_of_published_crates_answer() {
     assert!(invalid.body.contains("utf-8"), "{invalid:?}");
     expect(&get("/split?in_str=a%20%22b%20c%22"), 200, json, r#"["a","b c"]"#);
     assert_eq!(get("/split?in_str=%22open").status, 404);
+    let served = get("/_portkey/openapi.json");
+    expect_status(&served, 200);
+    let document: serde_json::Value = serde_json::from_str(&served.body).expect("JSON");
+    check_openapi(&document, mounts);
+}
+
+#[test]
+fn an_axum_router_answers_on_a_prefix() {
+    let fixture = Fixture::take(support::fixture_copy("axum-app", "signatures-axum"));
+    let mounts: &[(&str, &str, &[&str])] = &[("axum_app::router", "/shop/*", &[])];
+    let base = mount_all(fixture.manifest(), mounts);
+    let get = |path: &str| send("GET", &format!("{base}{path}"), None, &[]);
+    expect(&get("/shop/hello/Ada"), 200, "text/plain", "hello Ada from axum");
+    expect(&get("/shop/items?size=4"), 200, "application/json", "[1,2,3,4]");
+    let sum = send(
+        "POST",
+        &format!("{base}/shop/sum"),
+        Some(r#"{"numbers":[1,2,3]}"#),
+        &["content-type: application/json"],
+    );
+    expect(&sum, 201, "application/json", r#"{"numbers":[1,2,3],"total":6}"#);
+    expect(&get("/shop/missing"), 404, "text/plain", "no such shop route");
+    // The router's own rules apply: a POST to a GET route is its 405.
+    assert_eq!(send("POST", &format!("{base}/shop/hello/x"), None, &[]).status, 405);
+    let served = get("/_portkey/openapi.json");
+    expect_status(&served, 200);
+    let document: serde_json::Value = serde_json::from_str(&served.body).expect("JSON");
+    check_openapi(&document, mounts);
 }

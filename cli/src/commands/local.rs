@@ -8,7 +8,7 @@ use portkey_local::client::{self, StartOptions};
 use portkey_local::ServerInfo;
 use portkey_route::Template;
 
-use crate::args::{LsArgs, ProjectArgs, ServeArgs, Target, UnmountArgs, UpArgs};
+use crate::args::{LsArgs, OpenapiArgs, ProjectArgs, ServeArgs, Target, UnmountArgs, UpArgs};
 use crate::progress::status;
 use crate::project::ProjectDirs;
 
@@ -68,6 +68,40 @@ pub fn run_ls(args: &LsArgs) -> Result<()> {
             None => format!("(stopped) {}", mount.template),
         };
         println!("{}\t{}\t{}", mount.function, mount.method, url);
+    }
+    Ok(())
+}
+
+/// `portkey openapi`: the OpenAPI document of the project file's mounts, with the running local
+/// backend as its server when there is one.
+pub fn run_openapi(args: &OpenapiArgs) -> Result<()> {
+    let dirs = ProjectDirs::find(args.project.manifest_path.as_deref())?;
+    let project = portkey_project::ProjectFile::load(&dirs.root)?;
+    if project.mounts.is_empty() {
+        bail!(
+            "no mounts in {}; add one with `portkey mount <path> <template>`, then rerun",
+            dirs.project_file().display()
+        );
+    }
+    let server = client::running(&dirs.local_state_dir()).map(|server| server.url);
+    let entries: Vec<portkey_openapi::MountEntry<'_>> = project
+        .mounts
+        .iter()
+        .map(|mount| portkey_openapi::MountEntry {
+            function: &mount.function,
+            method: &mount.method,
+            template: &mount.template,
+        })
+        .collect();
+    let document = portkey_openapi::project_document(&dirs.root, &entries, server.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let text = serde_json::to_string_pretty(&document)? + "\n";
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            status("Wrote", &format!("the OpenAPI document of {} mounts to {}", project.mounts.len(), path.display()));
+        }
+        None => print!("{text}"),
     }
     Ok(())
 }

@@ -89,13 +89,15 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
 }
 
 /// Returns the method of a mount without `--method`: ANY for a handler that takes the whole
-/// `http::Request`, which answers every method itself, and GET otherwise.
+/// `http::Request` or for an `axum::Router`, which answer every method themselves, and GET
+/// otherwise.
 fn default_method(found: &FoundFunction) -> Method {
-    let handler = found
-        .signature
-        .params
-        .iter()
-        .any(|param| matches!(param.shape, portkey_lookup::ParamShape::HttpRequest(_)));
+    let handler = found.signature.output == portkey_lookup::ReturnShape::Router
+        || found
+            .signature
+            .params
+            .iter()
+            .any(|param| matches!(param.shape, portkey_lookup::ParamShape::HttpRequest(_)));
     if handler { Method::Any } else { Method::Get }
 }
 

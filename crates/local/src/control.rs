@@ -125,6 +125,45 @@ pub(crate) async fn mounts(
     .into_response()
 }
 
+/// `GET /_portkey/openapi.json`: the OpenAPI document of the served mounts, described from the
+/// project's current sources. A mount that cannot be described gives 500 with the reason.
+pub(crate) async fn openapi(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(rejection) = forbidden(peer, &headers, shared.gateway_port) {
+        return rejection;
+    }
+    let mut mounts = shared.mounts().statuses(&shared.base_url());
+    mounts.sort_by(|left, right| left.function.cmp(&right.function));
+    let root = shared.config.project_root.clone();
+    let server = shared.base_url();
+    let built = tokio::task::spawn_blocking(move || {
+        let entries: Vec<portkey_openapi::MountEntry<'_>> = mounts
+            .iter()
+            .map(|mount| portkey_openapi::MountEntry {
+                function: &mount.function,
+                method: &mount.method,
+                template: &mount.template,
+            })
+            .collect();
+        portkey_openapi::project_document(&root, &entries, Some(&server))
+    })
+    .await;
+    match built {
+        Ok(Ok(document)) => Json(document).into_response(),
+        Ok(Err(reason)) => {
+            let body = json!({ "message": "cannot build the OpenAPI document", "detail": reason });
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }
+        Err(error) => {
+            let body = json!({ "message": "cannot build the OpenAPI document", "detail": error.to_string() });
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }
+    }
+}
+
 /// `POST /_portkey/reload`: re-reads `portkey.json`. A file that cannot be loaded leaves the
 /// served mounts as they are and returns 400 with the reason.
 pub(crate) async fn reload(

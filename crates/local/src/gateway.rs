@@ -35,13 +35,14 @@ const MAX_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The control endpoints, which own every path under `/_portkey/`.
 const CONTROL_PATHS: &str =
-    "/_portkey/health, /_portkey/mounts, /_portkey/instances, /_portkey/reload and /_portkey/shutdown";
+    "/_portkey/health, /_portkey/mounts, /_portkey/instances, /_portkey/openapi.json, /_portkey/reload and /_portkey/shutdown";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_portkey/health", get(control::health))
         .route("/_portkey/mounts", get(control::mounts))
         .route("/_portkey/instances", get(control::instances))
+        .route("/_portkey/openapi.json", get(control::openapi))
         .route("/_portkey/reload", post(control::reload))
         .route("/_portkey/shutdown", post(control::shutdown))
         .fallback(handle)

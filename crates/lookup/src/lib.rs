@@ -39,3 +39,17 @@ pub fn find_function(request: &LookupRequest) -> Result<FoundFunction, LookupErr
     let workspace = workspace::Workspace::load(request.manifest_path.as_deref())?;
     walk::find(&workspace, &path)
 }
+
+/// Finds several functions of the project at `manifest_path` (the current folder's project when
+/// `None`), reading `cargo metadata` once. Each path gets its own result; the outer error is
+/// the one of loading the project.
+pub fn find_functions(
+    manifest_path: Option<&std::path::Path>,
+    paths: &[&str],
+) -> Result<Vec<Result<FoundFunction, LookupError>>, LookupError> {
+    let workspace = workspace::Workspace::load(manifest_path)?;
+    Ok(paths
+        .iter()
+        .map(|path| walk::find(&workspace, &walk::RequestedPath::parse(path)?))
+        .collect())
+}

@@ -251,6 +251,9 @@ pub fn classify_return(ty: &Type) -> ReturnShape {
             if let Some([body]) = http_type(ty, "Response").as_deref() {
                 return ReturnShape::Http(Box::new(classify_return(body)));
             }
+            if is_axum_router(ty) {
+                return ReturnShape::Router;
+            }
             if let Some(ok) = result_ok(ty) {
                 return ReturnShape::Result(Box::new(classify_return(ok)));
             }
@@ -401,6 +404,22 @@ fn http_type<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
         return None;
     }
     last_segment_types(ty, name)
+}
+
+/// Returns whether a type is `axum::Router` or `Router` (imported with `use`), with no state
+/// type or with `()`.
+fn is_axum_router(ty: &Type) -> bool {
+    let Some(prefix) = path_prefix(ty) else {
+        return false;
+    };
+    if !prefix.is_empty() && prefix.iter().all(|segment| segment != "axum") {
+        return false;
+    }
+    match last_segment_types(ty, "Router").as_deref() {
+        Some([]) => true,
+        Some([state]) => matches!(strip_groups(state), Type::Tuple(tuple) if tuple.elems.is_empty()),
+        _ => plain_path(ty).is_some_and(|segments| segments.last().is_some_and(|last| last == "Router")),
+    }
 }
 
 /// Returns whether a type is `http::StatusCode` (or `StatusCode` imported with `use`).

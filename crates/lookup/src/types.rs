@@ -76,6 +76,11 @@ pub struct FoundPackage {
     /// Where the `http` crate comes from when the package depends on it directly; a function
     /// that takes an `http::Request` receives one built with that same crate.
     pub http: Option<PackageSource>,
+    /// Where `axum` and `tower-service` come from when the package depends on them, directly or
+    /// through other dependencies; a function that returns an `axum::Router` is served through
+    /// them.
+    pub axum: Option<PackageSource>,
+    pub tower_service: Option<PackageSource>,
 }
 
 /// The source cargo gets a package from: a directory, a registry or a git repository.
@@ -242,6 +247,9 @@ pub enum ReturnShape {
     /// `(http::StatusCode, T)`: the status the function chose, and `T` handled by the inner
     /// shape.
     WithStatus(Box<ReturnShape>),
+    /// `axum::Router`: the function builds the router once, at start-up, and every request is
+    /// served by it.
+    Router,
     /// Any other type: JSON when it implements `Serialize`, else text from `Display`, so a type
     /// with both becomes JSON.
     Auto,

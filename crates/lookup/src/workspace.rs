@@ -187,6 +187,12 @@ impl Workspace {
             http: self
                 .nearest_dependency(index, "http")
                 .map(|http| self.package_source(http)),
+            axum: self
+                .nearest_dependency(index, "axum")
+                .map(|axum| self.package_source(axum)),
+            tower_service: self
+                .nearest_dependency(index, "tower-service")
+                .map(|service| self.package_source(service)),
         }
     }
 

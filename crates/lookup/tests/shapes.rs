@@ -290,3 +290,13 @@ fn http_and_bytes_shapes() {
     let bytes: syn::Type = syn::parse_str("bytes::Bytes").expect("parses");
     assert_eq!(classify_named_param("body", &bytes), Ok(ParamShape::RawBody));
 }
+
+#[test]
+fn axum_routers() {
+    for ty in ["axum::Router", "Router", "axum::Router<()>", "::axum::routing::Router"] {
+        assert_eq!(output(ty), ReturnShape::Router, "{ty}");
+    }
+    for ty in ["Router<AppState>", "my::Router", "matchit::Router<u8>"] {
+        assert_eq!(output(ty), ReturnShape::Auto, "{ty}");
+    }
+}

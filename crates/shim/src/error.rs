@@ -29,4 +29,7 @@ pub enum ShimError {
         shape: String,
         reason: String,
     },
+
+    #[error("cannot serve the router that `{path}` returns: {reason}")]
+    Router { path: String, reason: String },
 }
