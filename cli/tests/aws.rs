@@ -485,3 +485,28 @@ fn a_missing_region_is_named_with_the_fix() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no AWS region is set; pass --region"), "{stderr}");
 }
+
+#[test]
+fn a_handler_on_a_prefix_gets_a_proxy_route() {
+    let moto = Moto::start();
+    let manifest = support::fixture_copy("types", "aws-types");
+    let _ = std::fs::remove_file(manifest.with_file_name("portkey.json"));
+    let log_dir = manifest.parent().unwrap().join("aws-logs");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let mut project = Project {
+        moto: &moto,
+        manifest: manifest.clone(),
+        log_dir,
+        runs: 0,
+        all_calls: Vec::new(),
+    };
+    let mounted = project.portkey(&["mount", "types::app", "/app/*", "--target", "aws"]);
+    assert!(mounted.url().ends_with("/app/*"), "{}", mounted.url());
+    let state = seen(&moto);
+    assert_eq!(
+        state.routes.get("ANY /app/{proxy+}").map(String::as_str),
+        Some("portkey-aws-types-types-app"),
+        "{:?}",
+        state.routes
+    );
+}
