@@ -121,6 +121,8 @@ fn every_parameter_and_result_type_answers_through_the_local_backend() {
             ("types::forget", "/forget/{key}", &["--method", "DELETE"]),
             ("types::app", "/app/*", get),
             ("types::app_bytes", "/raw/*", get),
+            ("types::status_of", "/status/{code}", get),
+            ("types::upload", "/upload?name={name}", post),
     ];
     let base = mount_all(fixture.manifest(), mounts);
     let get = |path: &str| send("GET", &format!("{base}{path}"), None, &[]);
@@ -198,6 +200,13 @@ fn every_parameter_and_result_type_answers_through_the_local_backend() {
     expect(&raw, 200, text, "5 bytes");
     // The prefix itself is not below the prefix.
     assert_eq!(get("/app").status, 404);
+    // A status a final response cannot have is a 500 that names it; a 204 has no body.
+    let informational = get("/status/101");
+    assert_eq!(informational.status, 500, "{informational:?}");
+    assert!(informational.body.contains("status 101"), "{informational:?}");
+    expect(&get("/status/204"), 204, "", "");
+    expect(&get("/status/418"), 418, text, "status 418");
+    expect(&post("/upload?name=photo", "12345", binary), 200, text, "photo: 5 bytes");
 
     // The OpenAPI document, from the backend and from `portkey openapi`, lists every route and
     // validates.
@@ -226,6 +235,11 @@ fn every_parameter_and_result_type_answers_through_the_local_backend() {
     assert!(color.get("404").is_some(), "{color}");
     assert!(document["paths"]["/forget/{key}"]["delete"]["responses"].get("204").is_some());
     assert!(document["paths"]["/app/{proxy}"]["patch"].is_object(), "ANY is listed per method");
+    // Beside a raw body, the other parameters come from the query.
+    let upload = &document["paths"]["/upload"]["post"];
+    assert_eq!(upload["parameters"][0]["name"], "name", "{upload}");
+    assert_eq!(upload["parameters"][0]["in"], "query", "{upload}");
+    assert!(upload["requestBody"]["content"].get("application/octet-stream").is_some(), "{upload}");
 }
 
 #[track_caller]
@@ -341,6 +355,10 @@ fn an_axum_router_answers_on_a_prefix() {
     );
     expect(&sum, 201, "application/json", r#"{"numbers":[1,2,3],"total":6}"#);
     expect(&get("/shop/missing"), 404, "text/plain", "no such shop route");
+    // A response without a content type gets none added.
+    let empty = get("/shop/empty");
+    expect(&empty, 204, "", "");
+    assert!(!empty.headers.contains("content-type"), "{empty:?}");
     // The router's own rules apply: a POST to a GET route is its 405.
     assert_eq!(send("POST", &format!("{base}/shop/hello/x"), None, &[]).status, 405);
     let served = get("/_portkey/openapi.json");

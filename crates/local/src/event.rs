@@ -126,6 +126,10 @@ fn header_map(request: &EventRequest<'_>) -> Map<String, Value> {
     for (name, value) in request.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         let key = name.as_str().to_ascii_lowercase();
+        // API Gateway moves Cookie headers into the event's `cookies` array.
+        if key == "cookie" {
+            continue;
+        }
         match joined.get_mut(&key) {
             Some(Value::String(existing)) => {
                 existing.push(',');

@@ -157,6 +157,7 @@ fn event_has_payload_v2_fields() {
     assert_eq!(event["rawPath"], "/echo/42");
     assert_eq!(event["rawQueryString"], "a=1&a=2&b=x+y");
     assert_eq!(event["cookies"], serde_json::json!(["a=1", "b=2"]));
+    assert!(event["headers"].get("cookie").is_none(), "the Cookie header stays in headers");
     assert_eq!(event["headers"]["x-custom"], "one,two");
     assert_eq!(event["headers"]["content-type"], "application/json");
     assert_eq!(event["headers"]["x-forwarded-for"], "127.0.0.1");

@@ -115,6 +115,12 @@ fn classify_param_checked(ty: &Type) -> Result<ParamShape, String> {
             if is_str(&reference.elem) {
                 return Ok(ParamShape::Ref(Box::new(ParamShape::Scalar(Scalar::Str))));
             }
+            if http_type(strip_groups(&reference.elem), "Request").is_some() {
+                return Err(
+                    "an `http::Request` must be taken by value, as the function's parameter itself"
+                        .to_string(),
+                );
+            }
             if matches!(strip_groups(&reference.elem), Type::Reference(_)) {
                 return Err(
                     "a reference to a reference cannot be bound; take `&T` or `T`".to_string(),
@@ -406,8 +412,8 @@ fn http_type<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
     last_segment_types(ty, name)
 }
 
-/// Returns whether a type is `axum::Router` or `Router` (imported with `use`), with no state
-/// type or with `()`.
+/// Returns whether a type is `axum::Router` or `Router` (imported with `use`), with or without
+/// a state type; the shim rejects a state other than `()`, which nothing could supply.
 fn is_axum_router(ty: &Type) -> bool {
     let Some(prefix) = path_prefix(ty) else {
         return false;
@@ -416,8 +422,7 @@ fn is_axum_router(ty: &Type) -> bool {
         return false;
     }
     match last_segment_types(ty, "Router").as_deref() {
-        Some([]) => true,
-        Some([state]) => matches!(strip_groups(state), Type::Tuple(tuple) if tuple.elems.is_empty()),
+        Some([] | [_]) => true,
         _ => plain_path(ty).is_some_and(|segments| segments.last().is_some_and(|last| last == "Router")),
     }
 }

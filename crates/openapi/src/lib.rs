@@ -5,14 +5,16 @@
 //!
 //! The rules follow the binding the image does at run time:
 //!
-//! - a path placeholder is a required `path` parameter; `{rest+}` and `*` take the rest of the
-//!   path, which OpenAPI spells as one `path` parameter (`*` is named `proxy`, as in API
+//! - a path placeholder is a required `path` parameter. `{rest+}` and `*` take the rest of the
+//!   path, so OpenAPI gets one `path` parameter for it (`*` is named `proxy`, as in API
 //!   Gateway);
 //! - a query placeholder is a `query` parameter, required unless the Rust type is an `Option`;
 //! - a GET, DELETE, HEAD or OPTIONS mount also reads its optional parameters from the query;
 //! - a parameter that may take the whole JSON body is described as the body itself;
-//! - a raw `body` parameter is an `application/octet-stream` body, and an `http::Request`
-//!   handler accepts any body;
+//! - a raw `body` parameter is an `application/octet-stream` body, and the other parameters of
+//!   its function then come from the query;
+//! - an `http::Request` handler or an `axum::Router` accepts any body;
+//! - a result type of the package that is not `Serialize` is answered as `Display` text;
 //! - every operation with parameters can answer 400 with the binding error's JSON body.
 
 pub mod schema;
@@ -51,6 +53,7 @@ const ANY_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 pub fn document(info: &Info<'_>, mounts: &[Mount<'_>]) -> Value {
     let mut schemas = Schemas::default();
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
     for mount in mounts {
         let path = openapi_path(mount.template);
         let methods: Vec<&str> = match mount.method {
@@ -58,7 +61,16 @@ pub fn document(info: &Info<'_>, mounts: &[Mount<'_>]) -> Value {
             method => vec![method_key(method)],
         };
         for method in methods {
-            let operation = operation(&mut schemas, mount, method, methods_suffix(mount.method, method));
+            let mut operation = operation(&mut schemas, mount, method, methods_suffix(mount.method, method));
+            // `a::b_c` and `a::b::c` give the same id; OpenAPI needs each id once.
+            let id = operation["operationId"].as_str().unwrap_or_default().to_string();
+            let mut unique = id.clone();
+            let mut counter = 2;
+            while !operation_ids.insert(unique.clone()) {
+                unique = format!("{id}_{counter}");
+                counter += 1;
+            }
+            operation["operationId"] = json!(unique);
             paths.entry(path.clone()).or_default().insert(method.to_string(), operation);
         }
     }
@@ -73,8 +85,8 @@ pub fn document(info: &Info<'_>, mounts: &[Mount<'_>]) -> Value {
     let mut components = Map::new();
     components.insert("schemas".to_string(), json!(schemas.components));
     let mut error_schemas = Map::new();
-    error_schemas.insert("BindingError".to_string(), binding_error_schema());
-    error_schemas.insert("NotFound".to_string(), not_found_schema());
+    error_schemas.insert("PortkeyBindingError".to_string(), binding_error_schema());
+    error_schemas.insert("PortkeyNotFound".to_string(), not_found_schema());
     if let Some(Value::Object(schemas)) = components.get_mut("schemas") {
         schemas.extend(error_schemas);
     }
@@ -95,12 +107,13 @@ fn method_key(method: Method) -> &'static str {
     }
 }
 
-/// The suffix that keeps the operation ids of an `ANY` mount apart.
+/// Returns the suffix that keeps the operation ids of an `ANY` mount apart.
 fn methods_suffix(mounted: Method, listed: &str) -> Option<String> {
     (mounted == Method::Any).then(|| listed.to_string())
 }
 
-/// The template's path in OpenAPI's syntax: `{rest+}` becomes `{rest}` and `*` `{proxy}`.
+/// Renders the template's path in OpenAPI's syntax: `{rest+}` becomes `{rest}`, and `*` becomes
+/// `{proxy}`.
 fn openapi_path(template: &Template) -> String {
     if template.segments().is_empty() {
         return "/".to_string();
@@ -109,7 +122,8 @@ fn openapi_path(template: &Template) -> String {
     for segment in template.segments() {
         path.push('/');
         match segment {
-            Segment::Literal(text) => path.push_str(text),
+            // Literals are stored decoded; `%3F` must not become a `?` in the document.
+            Segment::Literal(text) => path.push_str(&encode_literal(text)),
             Segment::Param(name) | Segment::Greedy(name) => {
                 path.push('{');
                 path.push_str(name);
@@ -123,6 +137,19 @@ fn openapi_path(template: &Template) -> String {
         }
     }
     path
+}
+
+/// Percent-encodes the bytes of a literal path segment that a path cannot hold as they are.
+fn encode_literal(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn operation(schemas: &mut Schemas, mount: &Mount<'_>, method: &str, suffix: Option<String>) -> Value {
@@ -143,6 +170,9 @@ fn operation(schemas: &mut Schemas, mount: &Mount<'_>, method: &str, suffix: Opt
         })
         .collect();
     let query_names: Vec<&str> = mount.template.query().iter().map(|binding| binding.param.as_str()).collect();
+    // With a raw body, the body is not JSON, so the other parameters come from the query.
+    let raw_body = found.signature.params.iter().any(|param| is_raw_body(&param.shape));
+    let fields_in_body = has_body && !raw_body;
 
     let mut parameters = Vec::new();
     let mut body_properties = Map::new();
@@ -201,7 +231,7 @@ fn operation(schemas: &mut Schemas, mount: &Mount<'_>, method: &str, suffix: Opt
             parameters.push(described("path", true));
         } else if query_names.contains(&param.name.as_str()) {
             parameters.push(described("query", required));
-        } else if has_body {
+        } else if fields_in_body {
             if is_whole_body(&param.shape) {
                 whole_body = Some(value_schema.clone());
             }
@@ -210,7 +240,7 @@ fn operation(schemas: &mut Schemas, mount: &Mount<'_>, method: &str, suffix: Opt
             }
             body_properties.insert(param.name.clone(), value_schema);
         } else {
-            parameters.push(described("query", false));
+            parameters.push(described("query", required && raw_body));
         }
     }
     if found.signature.output == ReturnShape::Router && has_body {
@@ -250,7 +280,7 @@ fn operation(schemas: &mut Schemas, mount: &Mount<'_>, method: &str, suffix: Opt
             "400".to_string(),
             json!({
                 "description": "a parameter is missing or does not parse",
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BindingError" } } },
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PortkeyBindingError" } } },
             }),
         );
     }
@@ -287,7 +317,7 @@ fn body_properties_len(fields: &Value) -> usize {
     fields["properties"].as_object().map_or(0, Map::len)
 }
 
-/// A form body carries the same fields as text; each field is described as a string.
+/// Describes a form body: the same fields, each as a string, because a form carries only text.
 fn form_schema(schema: &Value) -> Value {
     match schema.get("properties").and_then(Value::as_object) {
         Some(properties) => {
@@ -340,6 +370,11 @@ fn add_responses(
             );
         }
         ReturnShape::Auto => {
+            if ty.is_some_and(|ty| schemas.is_text_only(ty, origin)) {
+                let text = content("the result's `Display` text", "text/plain", json!({ "type": "string" }));
+                responses.insert("200".to_string(), text);
+                return;
+            }
             let schema = ty.map(|ty| schemas.of(ty, origin)).unwrap_or_else(|| json!({}));
             responses.insert("200".to_string(), content("the result as JSON", "application/json", schema));
         }
@@ -349,7 +384,7 @@ fn add_responses(
                 "404".to_string(),
                 json!({
                     "description": "the function returned `None`",
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NotFound" } } },
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PortkeyNotFound" } } },
                 }),
             );
         }

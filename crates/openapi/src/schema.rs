@@ -24,10 +24,24 @@ pub struct Schemas {
     pub components: BTreeMap<String, Value>,
     /// Named types whose schema is being built, so that recursive types end in a `$ref`.
     building: BTreeSet<String>,
+    /// The definition behind each component name (file, module and name), so that two types of
+    /// the same name in different modules get different components.
+    definitions: BTreeMap<String, String>,
+    /// The component names that are neither derived nor implemented as `Serialize`.
+    not_serialize: BTreeSet<String>,
 }
 
-/// Where a signature's named types are looked up: the function's own file first, then every
-/// file of its package.
+/// A struct or enum found in the sources, with where it was found.
+struct Found {
+    item: Item,
+    /// The module that directly contains it: an inline `mod`, or the file's own module; `None`
+    /// at the crate root.
+    module: Option<String>,
+    file: PathBuf,
+}
+
+/// The places a signature's named types are looked up in: the function's own file first, then
+/// every file of its package.
 #[derive(Clone, Copy)]
 pub struct Origin<'a> {
     pub source_file: &'a Path,
@@ -53,13 +67,17 @@ impl Schemas {
                     return json!({});
                 };
                 let arguments = type_arguments(&last.arguments);
-                self.of_named(&last.ident.to_string(), &arguments, origin)
+                let segments = &path.path.segments;
+                let module = (segments.len() > 1)
+                    .then(|| segments[segments.len() - 2].ident.to_string())
+                    .filter(|module| !matches!(module.as_str(), "crate" | "self" | "super"));
+                self.of_named(&last.ident.to_string(), module.as_deref(), &arguments, origin)
             }
             _ => json!({}),
         }
     }
 
-    fn of_named(&mut self, name: &str, arguments: &[&Type], origin: Origin<'_>) -> Value {
+    fn of_named(&mut self, name: &str, module: Option<&str>, arguments: &[&Type], origin: Origin<'_>) -> Value {
         if let Some(schema) = primitive(name) {
             return schema;
         }
@@ -89,29 +107,79 @@ impl Schemas {
             }
             ("Box" | "Rc" | "Arc" | "Cow", [inner]) => self.of(inner, origin),
             ("Value", []) | ("Map", _) => json!({}),
-            _ => self.of_defined(name, origin),
+            _ => self.of_defined(name, module, origin),
         }
     }
 
     /// Returns a `$ref` to the schema of a struct or enum defined in the package's sources, or
-    /// the empty schema when no definition is found.
-    fn of_defined(&mut self, name: &str, origin: Origin<'_>) -> Value {
-        let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
-        if self.components.contains_key(name) || self.building.contains(name) {
-            return reference;
-        }
-        let Some(item) = self.find_item(name, origin) else {
+    /// the empty schema when no definition is found. `module` is the path segment before the
+    /// name, which picks among types of the same name.
+    fn of_defined(&mut self, name: &str, module: Option<&str>, origin: Origin<'_>) -> Value {
+        let Some(found) = self.find_item(name, module, origin) else {
             return json!({ "description": format!("`{name}`, whose definition portkey did not find") });
         };
-        self.building.insert(name.to_string());
-        let schema = match &item {
+        let identity = format!("{}::{}::{name}", found.file.display(), found.module.as_deref().unwrap_or(""));
+        let key = match self.definitions.get(name) {
+            Some(existing) if *existing != identity => {
+                format!("{}.{name}", found.module.as_deref().unwrap_or("root"))
+            }
+            _ => name.to_string(),
+        };
+        let reference = json!({ "$ref": format!("#/components/schemas/{key}") });
+        if self.components.contains_key(&key) || self.building.contains(&key) {
+            return reference;
+        }
+        self.definitions.entry(key.clone()).or_insert(identity);
+        if !self.is_serialize(&found.item, name, origin) {
+            self.not_serialize.insert(key.clone());
+        }
+        self.building.insert(key.clone());
+        let schema = match &found.item {
             Item::Struct(item) => self.of_struct(item, origin),
             Item::Enum(item) => of_enum(item),
             _ => json!({}),
         };
-        self.building.remove(name);
-        self.components.insert(name.to_string(), schema);
+        self.building.remove(&key);
+        self.components.insert(key, schema);
         reference
+    }
+
+    /// Returns whether the response of type `ty` is text rather than JSON: a type defined in the
+    /// package that neither derives nor implements `Serialize` can only be sent as its `Display`
+    /// text.
+    pub fn is_text_only(&mut self, ty: &Type, origin: Origin<'_>) -> bool {
+        let schema = self.of(ty, origin);
+        let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
+            return false;
+        };
+        let key = reference.trim_start_matches("#/components/schemas/");
+        self.not_serialize.contains(key)
+    }
+
+    /// Returns whether the item derives `Serialize`, or a file of the package implements it.
+    fn is_serialize(&mut self, item: &Item, name: &str, origin: Origin<'_>) -> bool {
+        let attrs = match item {
+            Item::Struct(item) => &item.attrs,
+            Item::Enum(item) => &item.attrs,
+            _ => return true,
+        };
+        let derived = attrs.iter().filter(|attr| attr.path().is_ident("derive")).any(|attr| {
+            let mut found = false;
+            let _ = attr.parse_nested_meta(|meta| {
+                found |= meta.path.segments.last().is_some_and(|last| last.ident == "Serialize");
+                Ok(())
+            });
+            found
+        });
+        if derived {
+            return true;
+        }
+        let mut files = vec![origin.source_file.to_path_buf()];
+        files.extend(self.files_of(origin.package_dir));
+        files.iter().any(|file| {
+            self.parsed(file)
+                .is_some_and(|parsed| implements(&parsed.items, "Serialize", name))
+        })
     }
 
     fn of_struct(&mut self, item: &syn::ItemStruct, origin: Origin<'_>) -> Value {
@@ -121,17 +189,27 @@ impl Schemas {
                 let mut properties = Map::new();
                 let mut required = Vec::new();
                 let container_default = serde_flag(&item.attrs, "default");
+                let mut flattened = Vec::new();
                 for field in &fields.named {
-                    if serde_flag(&field.attrs, "skip") || serde_flag(&field.attrs, "skip_deserializing") {
+                    if serde_flag(&field.attrs, "skip") {
+                        continue;
+                    }
+                    // A flattened field's own fields sit beside the others.
+                    if serde_flag(&field.attrs, "flatten") {
+                        flattened.push(self.of(&field.ty, origin));
                         continue;
                     }
                     let Some(ident) = &field.ident else { continue };
                     let rust_name = ident.to_string().trim_start_matches("r#").to_string();
                     let name = serde_value(&field.attrs, "rename")
                         .unwrap_or_else(|| rename(&rust_name, rename_all.as_deref()));
+                    // A field one direction skips is absent from requests or from responses.
                     let optional = is_option(&field.ty)
                         || container_default
-                        || serde_flag(&field.attrs, "default");
+                        || serde_flag(&field.attrs, "default")
+                        || serde_flag(&field.attrs, "skip_deserializing")
+                        || serde_flag(&field.attrs, "skip_serializing")
+                        || serde_flag(&field.attrs, "skip_serializing_if");
                     if !optional {
                         required.push(Value::String(name.clone()));
                     }
@@ -141,7 +219,11 @@ impl Schemas {
                 if !required.is_empty() {
                     schema["required"] = Value::Array(required);
                 }
-                schema
+                if flattened.is_empty() {
+                    return schema;
+                }
+                flattened.insert(0, schema);
+                json!({ "allOf": flattened })
             }
             Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
                 self.of(&fields.unnamed[0].ty, origin)
@@ -155,18 +237,30 @@ impl Schemas {
     }
 
     /// Finds the struct or enum called `name`: in the function's file first, then in the
-    /// package's other files, in path order.
-    fn find_item(&mut self, name: &str, origin: Origin<'_>) -> Option<Item> {
-        let mut candidates = vec![origin.source_file.to_path_buf()];
-        candidates.extend(self.files_of(origin.package_dir));
-        for file in candidates {
-            if let Some(parsed) = self.parsed(&file)
-                && let Some(item) = find_in(&parsed.items, name)
-            {
-                return Some(item.clone());
+    /// package's other files, in path order. With `module`, a definition inside a module of
+    /// that name wins over the others.
+    fn find_item(&mut self, name: &str, module: Option<&str>, origin: Origin<'_>) -> Option<Found> {
+        let mut files = vec![origin.source_file.to_path_buf()];
+        files.extend(self.files_of(origin.package_dir));
+        let mut first = None;
+        for file in files {
+            let file_module = file_module(&file);
+            let Some(parsed) = self.parsed(&file) else { continue };
+            let mut found = Vec::new();
+            find_in(&parsed.items, name, file_module.clone(), &mut found);
+            for (item, item_module) in found {
+                let candidate = Found {
+                    item: item.clone(),
+                    module: item_module,
+                    file: file.clone(),
+                };
+                if module.is_none() || candidate.module.as_deref() == module {
+                    return Some(candidate);
+                }
+                first.get_or_insert(candidate);
             }
         }
-        None
+        first
     }
 
     fn parsed(&mut self, file: &Path) -> Option<&syn::File> {
@@ -206,26 +300,53 @@ fn collect_rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// Finds a struct or enum called `name` among `items`, inline modules included.
-fn find_in<'a>(items: &'a [Item], name: &str) -> Option<&'a Item> {
+/// Collects the structs and enums called `name` among `items`, inline modules included, each
+/// with the module that contains it (`module` for the items themselves).
+fn find_in<'a>(items: &'a [Item], name: &str, module: Option<String>, found: &mut Vec<(&'a Item, Option<String>)>) {
     for item in items {
         match item {
-            Item::Struct(found) if found.ident == name => return Some(item),
-            Item::Enum(found) if found.ident == name => return Some(item),
-            Item::Mod(module) => {
-                if let Some((_, inner)) = &module.content
-                    && let Some(found) = find_in(inner, name)
-                {
-                    return Some(found);
+            Item::Struct(item_struct) if item_struct.ident == name => found.push((item, module.clone())),
+            Item::Enum(item_enum) if item_enum.ident == name => found.push((item, module.clone())),
+            Item::Mod(inner) => {
+                if let Some((_, items)) = &inner.content {
+                    find_in(items, name, Some(inner.ident.to_string()), found);
                 }
             }
             _ => {}
         }
     }
-    None
 }
 
-/// An enum of unit variants is a string enumeration; any other enum accepts any value.
+/// Returns the module a file is: its stem, its folder's name for `mod.rs`, and `None` for the
+/// crate roots `lib.rs` and `main.rs`.
+fn file_module(file: &Path) -> Option<String> {
+    let stem = file.file_stem()?.to_string_lossy().into_owned();
+    match stem.as_str() {
+        "lib" | "main" => None,
+        "mod" => file.parent()?.file_name().map(|name| name.to_string_lossy().into_owned()),
+        _ => Some(stem),
+    }
+}
+
+/// Returns whether `items` (inline modules included) implement `trait_name` for a type called
+/// `name`.
+fn implements(items: &[Item], trait_name: &str, name: &str) -> bool {
+    items.iter().any(|item| match item {
+        Item::Impl(implementation) => {
+            let for_trait = implementation
+                .trait_
+                .as_ref()
+                .is_some_and(|(_, path, _)| path.segments.last().is_some_and(|last| last.ident == trait_name));
+            let for_type = matches!(implementation.self_ty.as_ref(), Type::Path(path)
+                if path.path.segments.last().is_some_and(|last| last.ident == name));
+            for_trait && for_type
+        }
+        Item::Mod(inner) => inner.content.as_ref().is_some_and(|(_, items)| implements(items, trait_name, name)),
+        _ => false,
+    })
+}
+
+/// Describes an enum of unit variants as a string enumeration, and any other enum as any value.
 fn of_enum(item: &syn::ItemEnum) -> Value {
     if item.variants.iter().any(|variant| !matches!(variant.fields, Fields::Unit)) {
         return json!({ "description": format!("the enum `{}`", item.ident) });
@@ -244,14 +365,16 @@ fn of_enum(item: &syn::ItemEnum) -> Value {
     json!({ "type": "string", "enum": names })
 }
 
-/// The schema of a primitive or string type, by its last path segment.
+/// Returns the schema of a primitive or string type, by its last path segment.
 pub fn primitive(name: &str) -> Option<Value> {
     let schema = match name {
         "bool" => json!({ "type": "boolean" }),
         "i8" | "i16" | "i32" => json!({ "type": "integer", "format": "int32" }),
         "i64" | "isize" => json!({ "type": "integer", "format": "int64" }),
-        "u8" | "u16" | "u32" => json!({ "type": "integer", "format": "int32", "minimum": 0 }),
-        "u64" | "usize" => json!({ "type": "integer", "format": "int64", "minimum": 0 }),
+        "u8" | "u16" => json!({ "type": "integer", "format": "int32", "minimum": 0 }),
+        // OpenAPI's formats are signed: a u32 fits int64, and a u64 fits neither.
+        "u32" => json!({ "type": "integer", "format": "int64", "minimum": 0 }),
+        "u64" | "usize" => json!({ "type": "integer", "minimum": 0 }),
         "i128" => json!({ "type": "integer" }),
         "u128" => json!({ "type": "integer", "minimum": 0 }),
         "f32" => json!({ "type": "number", "format": "float" }),
@@ -419,13 +542,50 @@ mod tests {
         assert_eq!(schema, json!({ "type": "array", "items": { "$ref": "#/components/schemas/Order" } }));
         let order = &schemas.components["Order"];
         assert_eq!(order["required"], json!(["orderId", "kind"]));
-        assert_eq!(order["properties"]["orderId"], json!({ "type": "integer", "format": "int64", "minimum": 0 }));
+        assert_eq!(order["properties"]["orderId"], json!({ "type": "integer", "minimum": 0 }));
         assert_eq!(order["properties"]["note"], json!({ "type": "string", "nullable": true }));
         assert!(order["properties"].get("cache").is_none());
         assert_eq!(order["properties"]["next"]["allOf"][0]["$ref"], "#/components/schemas/Order");
         assert_eq!(schemas.components["Kind"], json!({ "type": "string", "enum": ["pickup", "delivery"] }));
+        assert!(schemas.is_text_only(&syn::parse_str("Order").unwrap(), origin), "Order derives only Deserialize");
         let unknown: Type = syn::parse_str("elsewhere::Thing").unwrap();
         assert!(schemas.of(&unknown, origin)["description"].as_str().unwrap().contains("Thing"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn same_names_flatten_and_display_only() {
+        let dir = std::env::temp_dir().join(format!("portkey-openapi-names-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        let file = dir.join("src/lib.rs");
+        std::fs::write(
+            &file,
+            r#"
+            mod first { pub struct Item { pub weight: f64 } }
+            mod second { #[derive(Serialize)] pub struct Item { pub label: String } }
+            #[derive(Serialize)] pub struct Outer { pub id: u32, #[serde(flatten)] pub meta: Meta }
+            #[derive(Serialize)] pub struct Meta { pub source: String }
+            pub struct Greeting { pub name: String }
+            impl serde::Serialize for Manual { }
+            pub struct Manual { pub x: u8 }
+            "#,
+        )
+        .unwrap();
+        let mut schemas = Schemas::default();
+        let origin = Origin { source_file: &file, package_dir: &dir };
+        let second = schemas.of(&syn::parse_str("second::Item").unwrap(), origin);
+        assert_eq!(second["$ref"], "#/components/schemas/Item");
+        assert_eq!(schemas.components["Item"]["required"], json!(["label"]));
+        let first = schemas.of(&syn::parse_str("first::Item").unwrap(), origin);
+        assert_eq!(first["$ref"], "#/components/schemas/first.Item");
+        assert_eq!(schemas.components["first.Item"]["required"], json!(["weight"]));
+        schemas.of(&syn::parse_str("Outer").unwrap(), origin);
+        let outer = &schemas.components["Outer"];
+        assert_eq!(outer["allOf"][1]["$ref"], "#/components/schemas/Meta", "{outer}");
+        assert!(outer["allOf"][0]["properties"].get("meta").is_none(), "{outer}");
+        assert!(schemas.is_text_only(&syn::parse_str("Greeting").unwrap(), origin));
+        assert!(!schemas.is_text_only(&syn::parse_str("Manual").unwrap(), origin));
+        assert!(!schemas.is_text_only(&syn::parse_str("Outer").unwrap(), origin));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

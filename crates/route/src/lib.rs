@@ -125,6 +125,7 @@ pub enum TemplateError {
     NoLeadingSlash { template: String },
     EmptySegment { template: String },
     InvalidCharacter { template: String, piece: String },
+    StarInSegment { template: String, piece: String },
     Reserved { template: String },
     BadPlaceholder { template: String, piece: String },
     DuplicatePlaceholder { template: String, name: String },
@@ -152,6 +153,12 @@ impl fmt::Display for TemplateError {
                 f,
                 "invalid URL template `{template}`: `{piece}` contains a space, a control character or \
                  an invalid `%` escape; write it percent-encoded, for example `%20` for a space"
+            ),
+            TemplateError::StarInSegment { template, piece } => write!(
+                f,
+                "invalid URL template `{template}`: `{piece}` mixes `*` with other characters; a \
+                 segment that takes the rest of the path is `*` alone, as the last segment \
+                 (`/app/*`), and a literal `*` is written `%2A`"
             ),
             TemplateError::Reserved { template } => write!(
                 f,
@@ -432,6 +439,12 @@ fn parse_segment(template: &str, piece: &str) -> Result<Segment, TemplateError> 
     };
     if piece == "*" {
         return Ok(Segment::Rest);
+    }
+    if piece.contains('*') {
+        return Err(TemplateError::StarInSegment {
+            template: template.to_string(),
+            piece: piece.to_string(),
+        });
     }
     if !piece.contains(['{', '}']) {
         if !valid_literal(piece) {

@@ -187,3 +187,13 @@ fn star_must_be_the_last_segment() {
     let error = Template::parse("/a/{rest+}/b").expect_err("greedy in the middle");
     assert!(error.to_string().contains("`{rest+}` takes the rest"), "{error}");
 }
+
+#[test]
+fn star_inside_a_segment_is_rejected() {
+    for template in ["/a/**", "/a/*x", "/a/b*"] {
+        let error = Template::parse(template).expect_err(template);
+        assert!(error.to_string().contains("mixes `*` with other characters"), "{error}");
+    }
+    let literal = Template::parse("/a/%2A").expect("an encoded star is a literal");
+    assert_eq!(literal.segments(), &[Segment::Literal("a".into()), Segment::Literal("*".into())]);
+}

@@ -9,6 +9,10 @@ use serde_json::Value;
 
 use crate::api::Invocation;
 
+/// The bytes a raw query string keeps as they are when it becomes part of a URI: every printable
+/// ASCII character except `#`, which would start a fragment.
+const QUERY_KEEP: &[u8] = b"!\"$%&'()*+,/:;<=>?@[\\]^`{|}";
+
 /// The kind of event an invocation carried, which also decides the shape of the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -129,19 +133,16 @@ impl Request {
 
     /// Returns the request target as an `http::Uri` accepts it: the path and the query, each
     /// percent-encoded where a URI needs it (`/a b` becomes `/a%20b`). The query is the one the
-    /// event sent when it has one that a URI can hold (HTTP API's `rawQueryString`); otherwise it
-    /// is rebuilt from the decoded pairs, in order and with repetitions (`q=x&y` as a value
-    /// becomes `q=x%26y`). A direct invocation, which has no path, gives `/`.
+    /// event sent (HTTP API's `rawQueryString`), with only its spaces, control characters and
+    /// non-ASCII bytes encoded. Without one, the query is rebuilt from the decoded pairs, in
+    /// order and with repetitions (`q=x&y` as a value becomes `q=x%26y`). A direct invocation, which has no
+    /// path, gives `/`.
     pub fn uri(&self) -> String {
         let path = if self.path.is_empty() { "/" } else { &self.path };
         let mut uri = crate::percent::encode(path, b"/!$&'()*+,;=:@%");
-        let raw_fits = self
-            .raw_query
-            .bytes()
-            .all(|byte| byte.is_ascii_graphic() && byte != b'#');
-        if !self.raw_query.is_empty() && raw_fits {
+        if !self.raw_query.is_empty() {
             uri.push('?');
-            uri.push_str(&self.raw_query);
+            uri.push_str(&crate::percent::encode(&self.raw_query, QUERY_KEEP));
             return uri;
         }
         for (index, (name, value)) in self.query.iter().enumerate() {

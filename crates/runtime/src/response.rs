@@ -110,10 +110,30 @@ impl Response {
         response
     }
 
-    /// Replaces the HTTP status code, for a function that chose its own status.
+    /// Replaces the HTTP status code, for a function that chose its own status. A status that a
+    /// final response cannot have (below 200, or above 999) becomes a 500 that names it, and a
+    /// 204, 205 or 304 response loses its body, which HTTP forbids there.
     pub fn with_status(mut self, status: u16) -> Response {
+        if !(200..=999).contains(&status) {
+            let mut message = String::from("the function chose the status ");
+            message.push_str(&status.to_string());
+            message.push_str(", which a final HTTP response cannot have; use a status from 200 to 599");
+            return Response::error(500, "InvalidStatus", message);
+        }
+        if matches!(status, 204 | 205 | 304) {
+            self.body.clear();
+            self.content = Content::Empty;
+            self.headers.retain(|(name, _)| name != "content-type");
+        }
         self.status = status;
         self
+    }
+
+    /// Creates a response with arbitrary bytes and no `Content-Type`, for a body whose sender
+    /// set none (an empty body counts as no body).
+    pub fn untyped(status: u16, body: Vec<u8>) -> Response {
+        let content = if body.is_empty() { Content::Empty } else { Content::Binary };
+        Response::new(status, None, body, content)
     }
 
     /// Adds a header; `Set-Cookie` may be added several times.

@@ -364,3 +364,18 @@ fn uri_rebuilds_a_query_that_arrived_decoded() {
     let request = Request::from_event(Invocation::default(), event.to_string().as_bytes());
     assert_eq!(request.uri(), "/files/a%20b?q=x%26y%20z");
 }
+
+#[test]
+fn uri_keeps_a_raw_query_as_sent_but_for_non_ascii() {
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/inspect/q",
+        "rawQueryString": "b=x+y&c=%ZZ&d=a|b&name=é",
+        "headers": {},
+        "requestContext": { "http": { "method": "GET", "path": "/inspect/q" } },
+        "isBase64Encoded": false,
+    });
+    let request = Request::from_event(Invocation::default(), event.to_string().as_bytes());
+    assert_eq!(request.uri(), "/inspect/q?b=x+y&c=%ZZ&d=a|b&name=%C3%A9");
+}

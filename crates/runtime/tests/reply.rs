@@ -463,3 +463,25 @@ fn response_over_size_limit_is_error() {
         report.message
     );
 }
+
+#[test]
+fn chosen_status_outside_final_range_is_500() {
+    for status in [0, 100, 101, 199, 1000] {
+        let response = Response::text(200, "body".to_owned()).with_status(status);
+        assert_eq!(response.status(), 500, "status {status}");
+        assert_eq!(response.error_type(), Some("InvalidStatus"), "status {status}");
+        let text = String::from_utf8_lossy(response.body()).into_owned();
+        assert!(text.contains(&status.to_string()), "{text}");
+    }
+    assert_eq!(Response::text(200, String::new()).with_status(418).status(), 418);
+}
+
+#[test]
+fn chosen_204_and_304_drop_the_body() {
+    for status in [204, 205, 304] {
+        let response = Response::text(200, "created".to_owned()).with_status(status);
+        assert_eq!(response.status(), status);
+        assert!(response.body().is_empty(), "status {status}");
+        assert_eq!(response.header("content-type"), None, "status {status}");
+    }
+}

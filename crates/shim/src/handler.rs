@@ -68,6 +68,15 @@ fn router_main_rs(found: &FoundFunction) -> Result<String, ShimError> {
             ),
         });
     }
+    if let Some(state) = router_state(found) {
+        return Err(ShimError::Router {
+            path: found.call_path.clone(),
+            reason: format!(
+                "the router needs state of type `{state}`, which nothing supplies; return \
+                 `Router<()>` by calling `.with_state(...)` on it inside the function"
+            ),
+        });
+    }
     if let Some(param) = found.signature.params.first() {
         return Err(ShimError::Router {
             path: found.call_path.clone(),
@@ -115,8 +124,10 @@ fn router_main_rs(found: &FoundFunction) -> Result<String, ShimError> {
          Ok(body) => body,\n        \
          Err(error) => return portkey_runtime::Response::error(500, \"BodyError\", \
          format!(\"the router's response body failed: {{error}}\")),\n    }};\n    \
-         let content_type = parts.headers.get(\"content-type\").and_then(|value| value.to_str().ok()).unwrap_or(\"application/octet-stream\").to_owned();\n    \
-         let mut response = portkey_runtime::Response::bytes(parts.status.as_u16(), &content_type, body.to_vec());\n    \
+         let status = parts.status.as_u16();\n    \
+         let mut response = match parts.headers.get(\"content-type\").and_then(|value| value.to_str().ok()) {{\n        \
+         Some(content_type) => portkey_runtime::Response::bytes(status, content_type, body.to_vec()),\n        \
+         None => portkey_runtime::Response::untyped(status, body.to_vec()),\n    }};\n    \
          for (name, value) in &parts.headers {{\n        \
          if name.as_str() != \"content-type\" {{\n            \
          response = response.with_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));\n        }}\n    }}\n    \
@@ -124,6 +135,14 @@ fn router_main_rs(found: &FoundFunction) -> Result<String, ShimError> {
         path = found.call_path,
         call = rust_path(&found.call_path),
     ))
+}
+
+/// Returns the state type `S` of a `Router<S>` result, or `None` for `Router` and `Router<()>`.
+fn router_state(found: &FoundFunction) -> Option<String> {
+    let text = found.signature.output_type.as_deref()?;
+    let start = text.find('<')?;
+    let state = text[start + 1..text.rfind('>')?].trim();
+    (state != "()").then(|| state.to_string())
 }
 
 /// The static that contains the current-thread tokio runtime of a shim that uses tokio.

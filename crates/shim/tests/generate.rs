@@ -125,6 +125,8 @@ const TYPES_FUNCTIONS: &[&str] = &[
     "types::motto",
     "types::color",
     "types::forget",
+    "types::status_of",
+    "types::upload",
 ];
 
 #[test]
