@@ -51,7 +51,23 @@ struct Project<'a> {
     all_calls: Vec<String>,
 }
 
-impl Project<'_> {
+impl<'a> Project<'a> {
+    /// Copies `fixtures/<fixture>` to `copy`, starting from an empty project file, with the AWS
+    /// call logs in `<copy>-logs` beside it.
+    fn for_fixture(moto: &'a Moto, fixture: &str, copy: &str) -> Project<'a> {
+        let manifest = support::fixture_copy(fixture, copy);
+        let _ = std::fs::remove_file(manifest.with_file_name("portkey.json"));
+        let log_dir = manifest.parent().unwrap().with_extension("logs");
+        std::fs::create_dir_all(&log_dir).unwrap();
+        Project {
+            moto,
+            manifest,
+            log_dir,
+            runs: 0,
+            all_calls: Vec::new(),
+        }
+    }
+
     fn portkey(&mut self, args: &[&str]) -> Run {
         self.runs += 1;
         let log = self.log_dir.join(format!("calls-{}.log", self.runs));
@@ -385,17 +401,7 @@ fn auth_of(moto: &Moto, function: &str) -> (BTreeMap<String, String>, Option<Str
 #[test]
 fn iam_auth_locks_routes_and_urls() {
     let moto = Moto::start();
-    let manifest = support::fixture_copy("hello", "aws-hello-iam");
-    let _ = std::fs::remove_file(manifest.with_file_name("portkey.json"));
-    let log_dir = manifest.parent().unwrap().join("aws-iam-logs");
-    std::fs::create_dir_all(&log_dir).unwrap();
-    let mut project = Project {
-        moto: &moto,
-        manifest: manifest.clone(),
-        log_dir,
-        runs: 0,
-        all_calls: Vec::new(),
-    };
+    let mut project = Project::for_fixture(&moto, "hello", "aws-hello-iam");
     let shout = "portkey-aws-hello-iam-hello-shout";
 
     // A route that takes only signed requests, and the note that states it.
@@ -444,7 +450,7 @@ fn iam_auth_locks_routes_and_urls() {
     // The local backend has no IAM: --auth iam there is an error with the fix.
     let output = Command::new(env!("CARGO_BIN_EXE_portkey"))
         .args(["mount", "hello::flatter", "/hello?name={name}", "--auth", "iam", "--manifest-path"])
-        .arg(&manifest)
+        .arg(&project.manifest)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -489,17 +495,7 @@ fn a_missing_region_is_named_with_the_fix() {
 #[test]
 fn a_handler_on_a_prefix_gets_a_proxy_route() {
     let moto = Moto::start();
-    let manifest = support::fixture_copy("types", "aws-types");
-    let _ = std::fs::remove_file(manifest.with_file_name("portkey.json"));
-    let log_dir = manifest.parent().unwrap().join("aws-logs");
-    std::fs::create_dir_all(&log_dir).unwrap();
-    let mut project = Project {
-        moto: &moto,
-        manifest: manifest.clone(),
-        log_dir,
-        runs: 0,
-        all_calls: Vec::new(),
-    };
+    let mut project = Project::for_fixture(&moto, "types", "aws-types");
     let mounted = project.portkey(&["mount", "types::app", "/app/*", "--target", "aws"]);
     assert!(mounted.url().ends_with("/app/*"), "{}", mounted.url());
     let state = seen(&moto);
