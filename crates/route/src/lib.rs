@@ -304,6 +304,8 @@ impl Template {
     }
 
     /// The path part in API Gateway's route syntax, for example `/users/{id}` or `/files/{rest+}`.
+    /// NOTE: literals are printed decoded, so `/q%3Fx` gives `/q?x`, which is not the route that
+    /// API Gateway should match.
     pub fn path_pattern(&self) -> String {
         if self.segments.is_empty() {
             return "/".to_string();
