@@ -89,7 +89,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
 }
 
 /// Returns the method of a mount without `--method`: ANY for a handler that takes the whole
-/// `http::Request` or for an `axum::Router`, which answer every method themselves, and GET
+/// `http::Request` or for an `axum::Router`, which handle every method themselves, and GET
 /// otherwise.
 fn default_method(found: &FoundFunction) -> Method {
     let handler = found.signature.output == portkey_lookup::ReturnShape::Router

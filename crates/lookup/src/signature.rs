@@ -413,7 +413,7 @@ fn http_type<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
 }
 
 /// Returns whether a type is `axum::Router` or `Router` (imported with `use`), with or without
-/// a state type; the shim rejects a state other than `()`, which nothing could supply.
+/// a state type. The shim rejects a state other than `()`, because nothing could supply it.
 /// NOTE: other tower `Service` types of requests are not recognised, so they cannot be mounted.
 fn is_axum_router(ty: &Type) -> bool {
     let Some(prefix) = path_prefix(ty) else {

@@ -73,11 +73,11 @@ pub struct FoundPackage {
     /// Where tokio comes from when the package depends on it directly; an `async fn` of such a
     /// package runs on a current-thread tokio runtime of that same tokio.
     pub tokio: Option<PackageSource>,
-    /// Where the `http` crate comes from when the package depends on it directly; a function
+    /// Where the `http` crate nearest to the package in its dependencies comes from. A function
     /// that takes an `http::Request` receives one built with that same crate.
     pub http: Option<PackageSource>,
     /// Where `axum` and `tower-service` come from when the package depends on them, directly or
-    /// through other dependencies; a function that returns an `axum::Router` is served through
+    /// through other dependencies. A function that returns an `axum::Router` is served through
     /// them.
     pub axum: Option<PackageSource>,
     pub tower_service: Option<PackageSource>,

@@ -14,7 +14,7 @@
 //! - a raw `body` parameter is an `application/octet-stream` body, and the other parameters of
 //!   its function then come from the query;
 //! - an `http::Request` handler or an `axum::Router` accepts any body;
-//! - a result type of the package that is not `Serialize` is answered as `Display` text;
+//! - a result type of the package that is not `Serialize` is sent as `Display` text;
 //! - every operation with parameters can answer 400 with the binding error's JSON body.
 
 pub mod schema;

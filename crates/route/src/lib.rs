@@ -4,9 +4,10 @@
 //! A template has a path part and an optional query part. In the path, a placeholder fills a
 //! whole segment (`/users/{id}`); the last segment may be greedy (`/files/{rest+}`) and then takes
 //! every remaining segment, or `*` (`/app/*`), which takes every remaining segment and binds no
-//! parameter: a handler that takes the whole `http::Request` is mounted on such a prefix. In the query part, each `key={param}` pair says that the query key
-//! `key` supplies the parameter `param`; the runtime binds parameters by name, so the key must be
-//! the parameter's name. This crate knows nothing about how requests are served: the local
+//! parameter. A handler that takes the whole `http::Request` is mounted on such a prefix. In
+//! the query part, each `key={param}` pair says that the query key `key` supplies the
+//! parameter `param`; the runtime binds parameters by name, so the key must be the parameter's
+//! name. This crate knows nothing about how requests are served: the local
 //! gateway and the AWS backend both use it.
 
 use std::fmt;

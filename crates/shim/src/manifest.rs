@@ -33,7 +33,7 @@ pub(crate) fn cargo_toml(found: &FoundFunction, names: &ShimNames, runtime_dir: 
     };
 
     // A function that takes an `http::Request` receives one built with the `http` crate its
-    // package uses, so the type is the same; no other function links `http`.
+    // package uses, so the type is the same. No other function links `http`.
     let takes_request = found
         .signature
         .params
