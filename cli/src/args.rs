@@ -91,9 +91,9 @@ pub struct MountArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
-    /// What the image trades for bytes: `default` keeps everything, `min` removes backtrace
-    /// printing, so panics report their message without a backtrace.
-    #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
+    /// What the image trades for bytes: `min` removes backtrace printing, which has no symbols
+    /// to print in the stripped image, so panics report their message only; `full` keeps it.
+    #[arg(long, value_enum, default_value_t = SizeArg::Min, value_name = "MODE")]
     pub size: SizeArg,
 
     /// Keep every method of every kept trait object's vtable. By default a method that no
@@ -268,9 +268,9 @@ pub struct ShakeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// What the image trades for bytes: `default` keeps everything, `min` removes backtrace
-    /// printing, so panics report their message without a backtrace.
-    #[arg(long, value_enum, default_value_t = SizeArg::Default, value_name = "MODE")]
+    /// What the image trades for bytes: `min` removes backtrace printing, which has no symbols
+    /// to print in the stripped image, so panics report their message only; `full` keeps it.
+    #[arg(long, value_enum, default_value_t = SizeArg::Min, value_name = "MODE")]
     pub size: SizeArg,
 
     /// Keep every method of every kept trait object's vtable. By default a method that no
@@ -378,18 +378,18 @@ impl ArchArg {
 /// The `--size` values of `shake` and `mount`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SizeArg {
-    /// Full panic messages and backtraces.
-    Default,
     /// Panic messages without backtraces; std's symbolisation code is removed.
     Min,
+    /// Keeps std's backtrace printer, which in the stripped image prints addresses only.
+    Full,
 }
 
 impl SizeArg {
     /// Returns the shaker's size mode for this value.
     pub fn mode(self) -> SizeMode {
         match self {
-            SizeArg::Default => SizeMode::Default,
             SizeArg::Min => SizeMode::Min,
+            SizeArg::Full => SizeMode::Full,
         }
     }
 }

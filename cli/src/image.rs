@@ -49,7 +49,7 @@ pub struct ImageSettings {
 impl Default for ImageSettings {
     fn default() -> Self {
         ImageSettings {
-            size_mode: SizeMode::Default,
+            size_mode: SizeMode::Min,
             method_shaking: MethodShaking::On,
             target: TargetChoice::Auto,
         }

@@ -48,7 +48,7 @@ enum Step {
     MountApi,
     /// The same mount with an environment variable: a settings update.
     ChangeSettings,
-    /// The same mount with `--size min`: a code update.
+    /// The same mount with `--size full`: a code update.
     ChangeCode,
     /// `mount hello::shout --function-url`, on an empty account.
     MountUrl,
@@ -76,7 +76,7 @@ impl Step {
         match self {
             Step::MountApi => flatter.to_vec(),
             Step::ChangeSettings => [&flatter[..], &["--env", "MODE=changed"]].concat(),
-            Step::ChangeCode => [&flatter[..], &["--size", "min"]].concat(),
+            Step::ChangeCode => [&flatter[..], &["--size", "full"]].concat(),
             Step::MountUrl => vec!["mount", "hello::shout", "/shout?text={text}", "--target", "aws", "--function-url"],
             Step::MoveUrlToApi => vec!["mount", "hello::shout", "/shout?text={text}", "--target", "aws"],
             Step::List => vec!["ls", "--target", "aws", "--json"],

@@ -1,7 +1,7 @@
-//! `--size min` through the `portkey` executable, on a copy of `fixtures/hello` of its own. The
-//! min-size image of `hello::flatter` must be smaller than the default one, and its report must
-//! name the mode and the replacements. A panic in a min-size image must still reach the caller
-//! as a 500 with its message.
+//! `--size` through the `portkey` executable, on a copy of `fixtures/hello` of its own. The
+//! min-size image of `hello::flatter`, the default, must be smaller than the `--size full` one,
+//! and its report must name the mode and the replacements. A panic in a min-size image must
+//! still reach the caller as a 500 with its message.
 //!
 //! The copy lives under cargo's temporary folder in `min-size-hello`, apart from the copy of
 //! the end-to-end tests, so the two files never share a backend or a project file. The tests
@@ -61,12 +61,13 @@ fn bytes_of(report: &serde_json::Value, field: &str) -> u64 {
 #[test]
 fn min_size_flatter_is_smaller() {
     let _fixture = Fixture::take(manifest());
-    let default = shake_flatter(&[]);
-    let min = shake_flatter(&["--size", "min"]);
-    let default_report = &default["report"];
+    let full = shake_flatter(&["--size", "full"]);
+    // `min` is the default: no flag.
+    let min = shake_flatter(&[]);
+    let full_report = &full["report"];
     let min_report = &min["report"];
 
-    assert_eq!(default_report["size_mode"], "default");
+    assert_eq!(full_report["size_mode"], "full");
     assert_eq!(min_report["size_mode"], "min");
     let replaced = min_report["replaced"].as_array().expect("a replaced list");
     assert!(!replaced.is_empty(), "{min_report}");
@@ -76,30 +77,27 @@ fn min_size_flatter_is_smaller() {
         min_report["warnings"]
     );
 
-    let (default_binary, min_binary) = (
-        bytes_of(default_report, "binary_bytes"),
+    let (full_binary, min_binary) = (
+        bytes_of(full_report, "binary_bytes"),
         bytes_of(min_report, "binary_bytes"),
     );
-    let (default_zip, min_zip) = (
-        bytes_of(default_report, "zip_bytes"),
+    let (full_zip, min_zip) = (
+        bytes_of(full_report, "zip_bytes"),
         bytes_of(min_report, "zip_bytes"),
     );
-    eprintln!("hello::flatter binary: default {default_binary} B, min {min_binary} B");
-    eprintln!("hello::flatter zip:    default {default_zip} B, min {min_zip} B");
+    eprintln!("hello::flatter binary: full {full_binary} B, min {min_binary} B");
+    eprintln!("hello::flatter zip:    full {full_zip} B, min {min_zip} B");
     assert!(
-        min_binary < default_binary,
-        "min {min_binary} B, default {default_binary} B"
+        min_binary < full_binary,
+        "min {min_binary} B, full {full_binary} B"
     );
-    assert!(
-        min_zip < default_zip,
-        "min {min_zip} B, default {default_zip} B"
-    );
-    assert_ne!(default["code_sha256"], min["code_sha256"]);
+    assert!(min_zip < full_zip, "min {min_zip} B, full {full_zip} B");
+    assert_ne!(full["code_sha256"], min["code_sha256"]);
 
-    // Switching back relinks in the default mode instead of reusing the min-size executable.
-    let again = shake_flatter(&[]);
-    assert_eq!(again["report"]["size_mode"], "default");
-    assert_eq!(again["code_sha256"], default["code_sha256"]);
+    // Switching back relinks in the full mode instead of reusing the min-size executable.
+    let again = shake_flatter(&["--size", "full"]);
+    assert_eq!(again["report"]["size_mode"], "full");
+    assert_eq!(again["code_sha256"], full["code_sha256"]);
 }
 
 #[test]
@@ -144,4 +142,5 @@ fn size_rejects_unknown_mode() {
     let message = stderr(&output);
     assert!(message.contains("tiny"), "{message}");
     assert!(message.contains("min"), "{message}");
+    assert!(message.contains("full"), "{message}");
 }

@@ -52,6 +52,8 @@ pub struct KeySettings<'a> {
     pub size_mode: SizeMode,
     /// Method shaking traps vtable slots, so it changes the executable.
     pub method_shaking: MethodShaking,
+    /// The number of code generation parts changes the layout of the executable.
+    pub codegen_parts: usize,
 }
 
 /// Computes the key of `line`. File contents are hashed in parallel.
@@ -135,6 +137,7 @@ fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
     let _ = writeln!(manifest, "explain {}", settings.explain.join(","));
     let _ = writeln!(manifest, "size {}", settings.size_mode.as_str());
     let _ = writeln!(manifest, "methods {}", settings.method_shaking.as_str());
+    let _ = writeln!(manifest, "codegen-parts {}", settings.codegen_parts);
     for name in DRIVER_ENVIRONMENT {
         let value = std::env::var_os(name)
             .map(|value| value.to_string_lossy().into_owned())
@@ -236,8 +239,9 @@ mod tests {
         let settings = KeySettings {
             driver: Driver::Cc("cc"),
             explain: &[],
-            size_mode: SizeMode::Default,
+            size_mode: SizeMode::Full,
             method_shaking: MethodShaking::On,
+            codegen_parts: 2,
         };
         link_key(line, &settings).expect("inputs readable")
     }
@@ -309,8 +313,9 @@ mod tests {
             &KeySettings {
                 driver: Driver::Cc("cc"),
                 explain: &explain,
-                size_mode: SizeMode::Default,
+                size_mode: SizeMode::Full,
                 method_shaking: MethodShaking::On,
+                codegen_parts: 2,
             },
         )
         .expect("inputs readable");
@@ -320,8 +325,9 @@ mod tests {
             &KeySettings {
                 driver: Driver::Cc("/usr/bin/false"),
                 explain: &[],
-                size_mode: SizeMode::Default,
+                size_mode: SizeMode::Full,
                 method_shaking: MethodShaking::On,
+                codegen_parts: 2,
             },
         )
         .expect("inputs readable");
@@ -333,6 +339,7 @@ mod tests {
                 explain: &[],
                 size_mode: SizeMode::Min,
                 method_shaking: MethodShaking::On,
+                codegen_parts: 2,
             },
         )
         .expect("inputs readable");
@@ -342,8 +349,9 @@ mod tests {
             &KeySettings {
                 driver: Driver::Cc("cc"),
                 explain: &[],
-                size_mode: SizeMode::Default,
+                size_mode: SizeMode::Full,
                 method_shaking: MethodShaking::Off,
+                codegen_parts: 2,
             },
         )
         .expect("inputs readable");
@@ -400,8 +408,9 @@ mod tests {
             &KeySettings {
                 driver: Driver::Cc("cc"),
                 explain: &[],
-                size_mode: SizeMode::Default,
+                size_mode: SizeMode::Full,
                 method_shaking: MethodShaking::On,
+                codegen_parts: 2,
             },
         )
         .expect_err("input is missing");

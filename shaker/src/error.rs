@@ -6,10 +6,19 @@ use std::path::PathBuf;
 /// Any failure of `portkey-ld`.
 #[derive(Debug, thiserror::Error)]
 pub enum ShakeError {
-    #[error("PORTKEY_LD_SIZE is {value:?}; set it to `default` or `min`, or leave it unset")]
+    #[error("PORTKEY_LD_SIZE is {value:?}; set it to `min` or `full`, or leave it unset")]
     InvalidSizeMode { value: String },
     #[error("PORTKEY_LD_METHOD_SHAKING is {value:?}; set it to `on` or `off`, or leave it unset")]
     InvalidMethodShaking { value: String },
+    #[error(
+        "PORTKEY_LD_CODEGEN_PARTS is {value:?}; set it to a number from 1 to 64, or leave it \
+         unset to use one part per core, at most 4"
+    )]
+    InvalidCodegenParts { value: String },
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("the {task} thread panicked; this is a bug in portkey-ld, please report it")]
+    ThreadPanicked { task: &'static str },
     #[error(
         "cannot point the method slots of vtable `{vtable}` at the trap function: the rewritten          initializer has another type; build with method shaking off (`--no-method-shaking`,          PORTKEY_LD_METHOD_SHAKING=off) and report this vtable"
     )]

@@ -39,6 +39,7 @@ pub mod toolchain;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use portkey_report::{
@@ -73,24 +74,33 @@ pub struct LinkerConfig {
     pub size_mode: SizeMode,
     /// Whether method slots that no reachable dynamic call can use are trapped.
     pub method_shaking: MethodShaking,
+    /// Into how many parts code generation is cut, each generated on its own thread.
+    pub codegen_parts: usize,
 }
 
 impl LinkerConfig {
-    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_LLD`, `PORTKEY_LD_EXPLAIN`, `PORTKEY_LD_CACHE`,
-    /// `PORTKEY_LD_SIZE` and `PORTKEY_LD_METHOD_SHAKING`. Fails when `PORTKEY_LD_SIZE` or
-    /// `PORTKEY_LD_METHOD_SHAKING` has an unknown value.
+    /// Reads `PORTKEY_LD_REPORT`, `PORTKEY_LD_CC`, `PORTKEY_LD_LLD`, `PORTKEY_LD_EXPLAIN`,
+    /// `PORTKEY_LD_CACHE`, `PORTKEY_LD_SIZE`, `PORTKEY_LD_METHOD_SHAKING` and
+    /// `PORTKEY_LD_CODEGEN_PARTS`. Fails when one of the last three has an unknown value.
     pub fn from_env() -> Result<Self, ShakeError> {
         let size_mode = match std::env::var("PORTKEY_LD_SIZE") {
             Ok(value) if !value.is_empty() => {
                 SizeMode::parse(&value).ok_or(ShakeError::InvalidSizeMode { value })?
             }
-            _ => SizeMode::Default,
+            _ => SizeMode::Min,
         };
         let method_shaking = match std::env::var("PORTKEY_LD_METHOD_SHAKING") {
             Ok(value) if !value.is_empty() => {
                 MethodShaking::parse(&value).ok_or(ShakeError::InvalidMethodShaking { value })?
             }
             _ => MethodShaking::On,
+        };
+        let codegen_parts = match std::env::var("PORTKEY_LD_CODEGEN_PARTS") {
+            Ok(value) if !value.is_empty() => match value.parse::<usize>() {
+                Ok(parts @ 1..=64) => parts,
+                _ => return Err(ShakeError::InvalidCodegenParts { value }),
+            },
+            _ => llvm::split::default_parts(),
         };
         Ok(LinkerConfig {
             report_path: std::env::var_os("PORTKEY_LD_REPORT")
@@ -109,6 +119,7 @@ impl LinkerConfig {
             cache: CacheSetting::from_env_value(std::env::var_os("PORTKEY_LD_CACHE")),
             size_mode,
             method_shaking,
+            codegen_parts,
         })
     }
 
@@ -167,6 +178,7 @@ pub enum LinkOutcome {
 /// Entry point of the `portkey-ld` binary: links with the process arguments and environment and
 /// prints any error on stderr, where rustc shows it.
 pub fn linker_main() -> ExitCode {
+    EXITING_AFTER_LINK.store(true, Ordering::Relaxed);
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let result = LinkerConfig::from_env().and_then(|config| link(&args, &config));
     match result {
@@ -177,6 +189,9 @@ pub fn linker_main() -> ExitCode {
         }
     }
 }
+
+/// Set by [`linker_main`]: the process exits after one link, so LLVM's state need not be freed.
+static EXITING_AFTER_LINK: AtomicBool = AtomicBool::new(false);
 
 /// Links with the given linker arguments (as rustc passes them, `@file` arguments included).
 pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, ShakeError> {
@@ -203,6 +218,7 @@ pub fn link(args: &[OsString], config: &LinkerConfig) -> Result<LinkOutcome, Sha
                 explain: &config.explain,
                 size_mode: config.size_mode,
                 method_shaking: config.method_shaking,
+                codegen_parts: config.codegen_parts,
             },
         )?),
         None => None,
@@ -273,7 +289,7 @@ fn shake_and_link(
     let session = LlvmSession::new();
     let loaded = llvm::load::load_program(&session, &gathered.bitcode)?;
     let replaced = match config.size_mode {
-        SizeMode::Default => llvm::replace::ReplaceOutcome::default(),
+        SizeMode::Full => llvm::replace::ReplaceOutcome::default(),
         SizeMode::Min => {
             llvm::replace::replace_bodies(&loaded.module, llvm::replace::MIN_SIZE_TABLE)
         }
@@ -304,19 +320,18 @@ fn shake_and_link(
     let trapped_slots = llvm::trap::trap_slots(&program)?;
     let counts = llvm::strip::delete_unreachable(&program, &reachable);
     llvm::strip::internalize(&program, &reachable);
-    llvm::strip::strip_debug_info(&loaded.module);
     // Taken before optimisation: measured on `fixtures/fingerprint`, the optimised module changed
     // after an in-place edit of a function the entry cannot reach, because its result depends on
-    // the order of items in the module.
-    let ir_fingerprint = llvm::fingerprint::ir_fingerprint(&program, &loaded.module);
-    if let Some(path) =
-        std::env::var_os("PORTKEY_LD_FINGERPRINT_TEXT").filter(|path| !path.is_empty())
-    {
-        write_file(Path::new(&path), ir_fingerprint.canonical_text.as_bytes())?;
-    }
+    // the order of items in the module. The printed text is reduced and hashed on another thread
+    // while LLVM optimises and generates code.
+    let printed = llvm::fingerprint::print_kept_module(&program, &loaded.module);
     llvm::strip::verify(&loaded.module)?;
     let strip_ms = elapsed_ms(phase);
 
+    let fingerprint_thread = std::thread::Builder::new()
+        .name("fingerprint".to_string())
+        .spawn(move || printed.finish())
+        .map_err(ShakeError::Thread)?;
     let phase = Instant::now();
     let settings = llvm::emit::CodegenSettings {
         cpu: line.cpu.clone(),
@@ -327,14 +342,35 @@ fn shake_and_link(
     let optimise_ms = elapsed_ms(phase);
 
     let phase = Instant::now();
-    let object = llvm::emit::emit_object(&session, &loaded.module, &machine)?;
-    let object_path = gathered.temp_dir.path().join("portkey-shaken.o");
-    write_file(&object_path, &object)?;
+    let split = llvm::split::emit_objects(
+        &session,
+        &loaded.module,
+        &machine,
+        &settings,
+        config.codegen_parts,
+    )?;
+    let mut object_paths = Vec::with_capacity(split.objects.len());
+    for (part, object) in split.objects.iter().enumerate() {
+        let path = match part {
+            0 => gathered.temp_dir.path().join("portkey-shaken.o"),
+            _ => gathered.temp_dir.path().join(format!("portkey-shaken-{part}.o")),
+        };
+        write_file(&path, object)?;
+        object_paths.push(path);
+    }
     let codegen_ms = elapsed_ms(phase);
+    let ir_fingerprint = fingerprint_thread
+        .join()
+        .map_err(|_| ShakeError::ThreadPanicked { task: "fingerprint" })?;
+    if let Some(path) =
+        std::env::var_os("PORTKEY_LD_FINGERPRINT_TEXT").filter(|path| !path.is_empty())
+    {
+        write_file(Path::new(&path), ir_fingerprint.canonical_text.as_bytes())?;
+    }
 
     let phase = Instant::now();
     let final_args =
-        link::final_arguments(line, &gathered.consumed, &object_path, &gathered.extracted);
+        link::final_arguments(line, &gathered.consumed, &object_paths, &gathered.extracted);
     link::run_driver(config.driver(), &final_args, gathered.temp_dir.path())?;
     let link_ms = elapsed_ms(phase);
 
@@ -347,11 +383,20 @@ fn shake_and_link(
         line,
         driver: config.driver(),
     })?;
-    let object_symbols =
-        summary::object_symbols(&object).map_err(|message| ShakeError::ReportObject {
-            path: object_path.clone(),
-            message,
-        })?;
+    let mut object_symbols = Vec::new();
+    for (object, path) in split.objects.iter().zip(&object_paths) {
+        let symbols =
+            summary::object_symbols(object).map_err(|message| ShakeError::ReportObject {
+                path: path.clone(),
+                message,
+            })?;
+        object_symbols.extend(symbols.into_iter().map(|mut symbol| {
+            if let Some(old) = split.renamed.get(&symbol.name) {
+                symbol.name = old.clone();
+            }
+            symbol
+        }));
+    }
     let binary_bytes = std::fs::metadata(&line.output)
         .map_err(|source| ShakeError::Read {
             path: line.output.clone(),
@@ -366,7 +411,7 @@ fn shake_and_link(
         graph: &program.graph,
         reachable: &reachable,
         object_symbols: &object_symbols,
-        object_bytes: object.len() as u64,
+        object_bytes: split.objects.iter().map(|object| object.len() as u64).sum(),
         binary_bytes,
         timings: PhaseTimings {
             hash: hash_ms,
@@ -380,6 +425,7 @@ fn shake_and_link(
         explain: &config.explain,
     });
     report.size_mode = config.size_mode;
+    report.codegen_parts = split.objects.len() as u64;
     report.replaced = replaced.replaced;
     report.warnings = replaced.warnings;
     report.fingerprint = fingerprint;
@@ -391,6 +437,12 @@ fn shake_and_link(
         trapped_slots,
         removed_functions: summary::removed_by_method_shaking(&program.graph),
     });
+    if EXITING_AFTER_LINK.load(Ordering::Relaxed) {
+        // Tearing the context down frees every type, constant and function one by one; the
+        // process ends right after the link, which releases the memory at once.
+        std::mem::forget(loaded);
+        std::mem::forget(session);
+    }
     Ok(Some(Shaken {
         report,
         graph: program.graph,

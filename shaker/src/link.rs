@@ -124,7 +124,7 @@ pub fn ld_arguments(args: &[OsString]) -> Vec<OsString> {
 pub fn final_arguments(
     line: &LinkLine,
     consumed: &[usize],
-    object: &Path,
+    objects: &[PathBuf],
     extracted: &[PathBuf],
 ) -> Vec<OsString> {
     let mut args = Vec::with_capacity(line.items.len() + extracted.len() + 2);
@@ -132,7 +132,7 @@ pub fn final_arguments(
     for (index, item) in line.items.iter().enumerate() {
         if consumed.contains(&index) {
             if !object_placed {
-                args.push(object.as_os_str().to_os_string());
+                args.extend(objects.iter().map(|path| path.as_os_str().to_os_string()));
                 args.extend(extracted.iter().map(|path| path.as_os_str().to_os_string()));
                 object_placed = true;
             }
@@ -146,7 +146,7 @@ pub fn final_arguments(
         }
     }
     if !object_placed {
-        args.push(object.as_os_str().to_os_string());
+        args.extend(objects.iter().map(|path| path.as_os_str().to_os_string()));
         args.extend(extracted.iter().map(|path| path.as_os_str().to_os_string()));
     }
     // The executable is stripped: a Lambda image never symbolises a backtrace. The linker option
@@ -233,7 +233,7 @@ mod tests {
         let args = final_arguments(
             &line,
             &consumed,
-            Path::new("/tmp/shaken.o"),
+            &[PathBuf::from("/tmp/shaken.o")],
             &[PathBuf::from("/tmp/native-1.o")],
         );
         assert_eq!(

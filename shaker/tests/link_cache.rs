@@ -4,13 +4,12 @@
 
 mod support;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use portkey_report::ShakeReport;
 use portkey_shaker::{CacheSetting, LinkOutcome, LinkerConfig, link};
-use support::{TRAIT_PROGRAM, run, rustc_link_line};
+use support::{TRAIT_PROGRAM, run, rustc_link_line, with_output};
 
 fn config(report: &Path, cache: &Path) -> LinkerConfig {
     LinkerConfig {
@@ -19,8 +18,9 @@ fn config(report: &Path, cache: &Path) -> LinkerConfig {
         lld: None,
         explain: Vec::new(),
         cache: CacheSetting::Folder(cache.to_path_buf()),
-        size_mode: portkey_report::SizeMode::Default,
+        size_mode: portkey_report::SizeMode::Full,
         method_shaking: portkey_report::MethodShaking::On,
+        codegen_parts: 2,
     }
 }
 
@@ -29,17 +29,6 @@ fn shaken(outcome: LinkOutcome) -> ShakeReport {
         LinkOutcome::Shaken(report) => *report,
         LinkOutcome::PassedThrough => panic!("expected a shaken link"),
     }
-}
-
-/// Returns the same arguments with the `-o` value replaced.
-fn with_output(args: &[OsString], output: &Path) -> Vec<OsString> {
-    let mut changed = args.to_vec();
-    let position = changed
-        .iter()
-        .position(|arg| arg == "-o")
-        .expect("rustc passes -o");
-    changed[position + 1] = output.as_os_str().to_os_string();
-    changed
 }
 
 fn cache_entries(cache: &Path) -> Vec<PathBuf> {

@@ -2,6 +2,8 @@
 //! `-C linker-plugin-lto` and a stand-in linker that records its arguments, then
 //! `portkey_shaker::link` shakes and links those exact arguments with the real LLVM and `cc`.
 
+// The helpers serve several test files; this one does not use `with_output`.
+#[allow(dead_code)]
 mod support;
 
 use std::ffi::OsString;
@@ -19,8 +21,9 @@ fn config(report: Option<PathBuf>, explain: &[&str]) -> LinkerConfig {
         lld: None,
         explain: explain.iter().map(|name| name.to_string()).collect(),
         cache: CacheSetting::Off,
-        size_mode: portkey_report::SizeMode::Default,
+        size_mode: portkey_report::SizeMode::Full,
         method_shaking: portkey_report::MethodShaking::On,
+        codegen_parts: 2,
     }
 }
 

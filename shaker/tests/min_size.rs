@@ -3,7 +3,7 @@
 //! output, panic messages included, and differ only in the backtrace. The min-size program must
 //! be smaller, and its report must name the mode and the replacement.
 
-// The helpers serve several test files; this one uses only `rustc_link_line`.
+// The helpers serve several test files; this one uses only `rustc_link_line` and `with_output`.
 #[allow(dead_code)]
 mod support;
 
@@ -13,7 +13,7 @@ use std::process::Command;
 
 use portkey_report::{ShakeReport, SizeMode};
 use portkey_shaker::{CacheSetting, LinkOutcome, LinkerConfig, link};
-use support::rustc_link_line;
+use support::{rustc_link_line, with_output};
 
 /// Prints, catches one panic and reports its message, then panics in `main` (exit code 101).
 const PANICKING_PROGRAM: &str = r#"
@@ -53,18 +53,8 @@ fn config(report: &Path, size_mode: SizeMode) -> LinkerConfig {
         cache: CacheSetting::Off,
         size_mode,
         method_shaking: portkey_report::MethodShaking::On,
+        codegen_parts: 2,
     }
-}
-
-/// Copies the link line of `dir` with the output renamed, so both modes link the same objects.
-fn with_output(args: &[OsString], output: &Path) -> Vec<OsString> {
-    let mut renamed = args.to_vec();
-    let position = renamed
-        .iter()
-        .position(|arg| arg == "-o")
-        .expect("link line names its output");
-    renamed[position + 1] = output.as_os_str().to_os_string();
-    renamed
 }
 
 fn shake(args: &[OsString], output: &Path, report: &Path, size_mode: SizeMode) -> ShakeReport {
@@ -153,7 +143,7 @@ fn link_both_modes() -> Pair {
         &args,
         &default,
         &dir.path().join("default.json"),
-        SizeMode::Default,
+        SizeMode::Full,
     );
     let min_report = shake(&args, &min, &dir.path().join("min.json"), SizeMode::Min);
     Pair {
@@ -217,7 +207,7 @@ fn min_mode_drops_only_the_backtrace() {
 #[test]
 fn min_mode_report_names_replacements() {
     let pair = link_both_modes();
-    assert_eq!(pair.default_report.size_mode, SizeMode::Default);
+    assert_eq!(pair.default_report.size_mode, SizeMode::Full);
     assert!(pair.default_report.replaced.is_empty());
     assert_eq!(pair.min_report.size_mode, SizeMode::Min);
     assert!(

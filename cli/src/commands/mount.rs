@@ -64,7 +64,7 @@ pub fn run_mount(args: &MountArgs) -> Result<()> {
         env,
         updated_at: portkey_project::now_rfc3339(),
         build: portkey_project::BuildSettings {
-            size: (args.size == crate::args::SizeArg::Min).then(|| "min".to_string()),
+            size: (args.size == crate::args::SizeArg::Full).then(|| "full".to_string()),
             no_method_shaking: args.no_method_shaking,
             arch: args.arch.recorded(),
         },

@@ -151,8 +151,8 @@ impl Budget {
             message.push_str(&format!("\n    {:>9}  {}", human_bytes(entry.bytes), entry.name));
         }
         message.push_str(&format!(
-            "\n`portkey why <symbol> --fn {function}` shows why a function is kept, `--size min` \
-             trades diagnostics for bytes, or raise --max-size"
+            "\n`portkey why <symbol> --fn {function}` shows why a function is kept; to accept \
+             this size, raise --max-size"
         ));
         message
     }

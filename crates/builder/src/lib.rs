@@ -110,7 +110,7 @@ impl BuildOptions {
             opt_level: OptLevel::default(),
             explain: Vec::new(),
             remap_path_prefixes: Vec::new(),
-            size_mode: SizeMode::Default,
+            size_mode: SizeMode::Min,
             method_shaking: MethodShaking::On,
         }
     }

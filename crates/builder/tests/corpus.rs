@@ -396,7 +396,7 @@ fn check_case(case: &Case) {
     } = build_normal(case);
 
     let mut binary_bytes = Vec::new();
-    for size_mode in [SizeMode::Default, SizeMode::Min] {
+    for size_mode in [SizeMode::Full, SizeMode::Min] {
         let settings = ShakeSettings {
             size_mode,
             method_shaking: MethodShaking::On,
@@ -450,7 +450,7 @@ fn method_shaking_removes_uncalled_regex() {
         .join(format!("{}-on-off", case.fixture));
     let build = |method_shaking| {
         let settings = ShakeSettings {
-            size_mode: SizeMode::Default,
+            size_mode: SizeMode::Full,
             method_shaking,
         };
         let (shaken, report) = shaken_build(

@@ -131,7 +131,8 @@ pub struct MountRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSettings {
-    /// The size mode, `min`; `None` for the default mode.
+    /// The size mode, `full`; `None` for the default mode, `min`. Files written before `min`
+    /// became the default may hold `min`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     /// Whether method-level shaking was turned off.

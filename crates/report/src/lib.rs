@@ -33,8 +33,12 @@ pub struct ShakeReport {
     pub largest_functions: Vec<FunctionEntry>,
     /// Symbol bytes of the emitted object grouped by crate, largest first.
     pub bytes_by_crate: Vec<CrateBytes>,
-    /// Size of the single object file handed to the native linker, in bytes.
+    /// Size of the object files handed to the native linker, in bytes.
     pub object_bytes: u64,
+    /// Into how many parts code generation was cut, each part generated on its own thread; 0 in
+    /// reports written before code generation was cut.
+    #[serde(default)]
+    pub codegen_parts: u64,
     /// Size of the stripped executable, in bytes.
     pub binary_bytes: u64,
     /// Size of the deployment zip in bytes, filled in by the packager.
@@ -115,32 +119,37 @@ pub struct MethodShakingSummary {
 }
 
 /// How the shaker trades diagnostics for bytes.
+///
+/// The executable is stripped, so std's backtrace printer has no symbols to show: under
+/// `RUST_BACKTRACE=1` it prints an empty backtrace, under `full` bare addresses that ASLR makes
+/// meaningless. `Min`, the default, therefore removes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SizeMode {
-    /// Every function keeps its body: panics print their message and, when `RUST_BACKTRACE`
-    /// asks for it, a backtrace.
-    #[default]
-    Default,
     /// Backtrace printing is replaced by a no-op, so panics print their message only and the
     /// symbolisation code (gimli, addr2line, rustc_demangle, miniz_oxide) is removed.
+    #[default]
     Min,
+    /// Every function keeps its body, std's backtrace printer included. Reports written before
+    /// `min` became the default call this mode `default`.
+    #[serde(alias = "default")]
+    Full,
 }
 
 impl SizeMode {
     /// The name used on the command line, in the report and in `PORTKEY_LD_SIZE`.
     pub fn as_str(self) -> &'static str {
         match self {
-            SizeMode::Default => "default",
             SizeMode::Min => "min",
+            SizeMode::Full => "full",
         }
     }
 
-    /// Parses `default` or `min`; `None` for anything else.
+    /// Parses `min` or `full`; `None` for anything else.
     pub fn parse(text: &str) -> Option<SizeMode> {
         match text {
-            "default" => Some(SizeMode::Default),
             "min" => Some(SizeMode::Min),
+            "full" => Some(SizeMode::Full),
             _ => None,
         }
     }

@@ -76,13 +76,17 @@ pub fn render_text(report: &ShakeReport) -> String {
     } else {
         let _ = writeln!(
             out,
-            "  time (ms)  hash {}, gather {}, graph {}, strip {}, optimise {}, codegen {}, link {}, total {}",
+            "  time (ms)  hash {}, gather {}, graph {}, strip {}, optimise {}, codegen {}{}, link {}, total {}",
             timings.hash,
             timings.gather,
             timings.graph,
             timings.strip,
             timings.optimise,
             timings.codegen,
+            match report.codegen_parts {
+                0 | 1 => String::new(),
+                parts => format!(" ({parts} parts)"),
+            },
             timings.link,
             timings.total()
         );

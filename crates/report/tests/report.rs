@@ -74,6 +74,7 @@ fn sample() -> ShakeReport {
             },
         ],
         object_bytes: 150_000,
+        codegen_parts: 2,
         binary_bytes: 420_000,
         zip_bytes: None,
         timings_ms: PhaseTimings {
@@ -90,7 +91,7 @@ fn sample() -> ShakeReport {
             symbol: Some("_ZN4demo6unused17h0123456789abcdefE".to_string()),
             ..Explanation::new("demo::unused", Verdict::Removed)
         }],
-        size_mode: SizeMode::Default,
+        size_mode: SizeMode::Full,
         replaced: Vec::new(),
         warnings: Vec::new(),
         fingerprint: "5f".repeat(32),
@@ -151,6 +152,11 @@ fn text_shows_counts_and_sizes() {
     assert!(text.contains("zip        not packaged"), "{text}");
     assert!(text.contains("hash 25, gather 700"), "{text}");
     assert!(text.contains("total 4100"), "{text}");
+    assert!(text.contains("codegen 1600 (2 parts),"), "{text}");
+    let mut whole = sample();
+    whole.codegen_parts = 1;
+    let text = render_text(&whole);
+    assert!(text.contains("codegen 1600, link"), "{text}");
 }
 
 #[test]
@@ -431,11 +437,15 @@ fn unknown_explanation_lists_near_matches() {
 fn size_mode_defaults_when_absent() {
     let mut value: serde_json::Value =
         serde_json::from_str(&sample().to_json().expect("report serialises")).expect("valid JSON");
-    assert_eq!(value["size_mode"], "default");
+    assert_eq!(value["size_mode"], "full");
     let object = value.as_object_mut().expect("report is an object");
     object.remove("size_mode");
-    let back: ShakeReport = serde_json::from_value(value).expect("report parses");
-    assert_eq!(back.size_mode, SizeMode::Default);
+    let back: ShakeReport = serde_json::from_value(value.clone()).expect("report parses");
+    assert_eq!(back.size_mode, SizeMode::Min);
+    // Reports written before `min` became the default name the full mode `default`.
+    value["size_mode"] = serde_json::Value::from("default");
+    let old: ShakeReport = serde_json::from_value(value).expect("old report parses");
+    assert_eq!(old.size_mode, SizeMode::Full);
 }
 
 #[test]
@@ -473,8 +483,9 @@ fn min_mode_lists_replacements() {
 
 #[test]
 fn size_mode_parses_its_names() {
-    for mode in [SizeMode::Default, SizeMode::Min] {
+    for mode in [SizeMode::Full, SizeMode::Min] {
         assert_eq!(SizeMode::parse(mode.as_str()), Some(mode));
     }
     assert_eq!(SizeMode::parse("tiny"), None);
+    assert_eq!(SizeMode::parse("default"), None);
 }

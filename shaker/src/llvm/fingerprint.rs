@@ -44,29 +44,52 @@ pub struct IrFingerprint {
     pub function_hashes: HashMap<String, String>,
 }
 
-/// Computes the fingerprint of the kept module. Call it after deletion, internalisation and the
+/// The kept module printed with canonical names, before the text is reduced and hashed. Only
+/// the printing needs LLVM; [`PrintedModule::finish`] is plain Rust and can run on another
+/// thread while LLVM optimises.
+pub struct PrintedModule {
+    text: String,
+    /// Original name of `__portkey_fp.<n>`, at index `n`.
+    original_names: Vec<String>,
+}
+
+/// Prints the kept module for its fingerprint. Call it after deletion, internalisation and the
 /// removal of debug info, and before optimisation.
-pub fn ir_fingerprint(program: &ProgramGraph, module: &Module<'_>) -> IrFingerprint {
+pub fn print_kept_module(program: &ProgramGraph, module: &Module<'_>) -> PrintedModule {
     let module = module.as_mut_ptr();
     let order = walk_order(program, module);
     let renamed = rename_locals(program, &order);
     // SAFETY: the module is live; the printed text is copied and freed by `take_message`.
     let text = unsafe { take_message(LLVMPrintModuleToString(module)) };
     restore_names(&renamed);
-
-    let canonical_text = canonical_text(&text);
-    let function_hashes = function_hashes(&canonical_text, &renamed);
-    IrFingerprint {
-        hex: blake3::hash(canonical_text.as_bytes()).to_hex().to_string(),
-        canonical_text,
-        function_hashes,
+    PrintedModule {
+        text,
+        original_names: renamed.into_iter().map(|(_, name)| name).collect(),
     }
+}
+
+impl PrintedModule {
+    /// Reduces the printed text to its canonical form and hashes it.
+    pub fn finish(self) -> IrFingerprint {
+        let canonical_text = canonical_text(&self.text);
+        let function_hashes = function_hashes(&canonical_text, &self.original_names);
+        IrFingerprint {
+            hex: blake3::hash(canonical_text.as_bytes()).to_hex().to_string(),
+            canonical_text,
+            function_hashes,
+        }
+    }
+}
+
+/// Computes the fingerprint of the kept module in one step; see [`print_kept_module`].
+pub fn ir_fingerprint(program: &ProgramGraph, module: &Module<'_>) -> IrFingerprint {
+    print_kept_module(program, module).finish()
 }
 
 /// Hashes each function definition of the canonical text with the renamed global variables it
 /// refers to, keyed by the function's original name: `__portkey_fp.<n>` is the `n`th entry of
 /// `renamed`.
-fn function_hashes(canonical_text: &str, renamed: &[(LLVMValueRef, String)]) -> HashMap<String, String> {
+fn function_hashes(canonical_text: &str, original_names: &[String]) -> HashMap<String, String> {
     let items: Vec<&str> = canonical_text.split("\n\n").collect();
     let variables: HashMap<&str, &str> = items
         .iter()
@@ -79,8 +102,8 @@ fn function_hashes(canonical_text: &str, renamed: &[(LLVMValueRef, String)]) -> 
     for item in items.iter().filter(|item| item.starts_with("define ")) {
         let Some(name) = defined_name(item) else { continue };
         let original = match name.strip_prefix(CANONICAL_PREFIX).and_then(|number| number.parse::<usize>().ok()) {
-            Some(index) => match renamed.get(index) {
-                Some((_, original)) => original.clone(),
+            Some(index) => match original_names.get(index) {
+                Some(original) => original.clone(),
                 None => continue,
             },
             None => name.to_string(),

@@ -7,6 +7,7 @@ pub mod fingerprint;
 pub mod load;
 pub mod methods;
 pub mod replace;
+pub mod split;
 pub mod strip;
 pub mod trap;
 pub mod walk;

@@ -1,7 +1,8 @@
 //! Deletes every symbol the entry cannot reach, then gives internal linkage to everything that
-//! need not be visible outside the program, and strips debug info. This runs before any
-//! optimisation, so LLVM never spends time on dead code, and internal linkage lets the
-//! optimiser treat the program as closed, as rustc's own LTO does.
+//! need not be visible outside the program. This runs before any optimisation, so LLVM never
+//! spends time on dead code, and internal linkage lets the optimiser treat the program as
+//! closed, as rustc's own LTO does. The removal of debug info lives here too; the loader calls
+//! it on each module as it is parsed.
 
 use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
 use llvm_sys::comdat::LLVMSetComdat;

@@ -85,3 +85,15 @@ fn main() {
     std::process::exit(4);
 }
 "#;
+
+/// Returns the same link arguments with the value of `-o` replaced by `output`, so one link line
+/// can be linked into several executables.
+pub fn with_output(args: &[OsString], output: &Path) -> Vec<OsString> {
+    let mut changed = args.to_vec();
+    let position = changed
+        .iter()
+        .position(|arg| arg == "-o")
+        .expect("rustc passes -o");
+    changed[position + 1] = output.as_os_str().to_os_string();
+    changed
+}
