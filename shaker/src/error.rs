@@ -12,7 +12,7 @@ pub enum ShakeError {
     InvalidMethodShaking { value: String },
     #[error(
         "PORTKEY_LD_CODEGEN_PARTS is {value:?}; set it to a number from 1 to 64, or leave it \
-         unset to use one part per core, at most 4"
+         unset for 2 parts"
     )]
     InvalidCodegenParts { value: String },
     #[error("cannot start a thread: {0}")]

@@ -100,7 +100,7 @@ impl LinkerConfig {
                 Ok(parts @ 1..=64) => parts,
                 _ => return Err(ShakeError::InvalidCodegenParts { value }),
             },
-            _ => llvm::split::default_parts(),
+            _ => llvm::split::DEFAULT_PARTS,
         };
         Ok(LinkerConfig {
             report_path: std::env::var_os("PORTKEY_LD_REPORT")

@@ -1,6 +1,8 @@
 //! Optimisation and code generation: a target machine for the triple of the bitcode, the
 //! `lto<Oz>` pipeline, and one relocatable object in memory.
 
+use std::sync::Once;
+
 use inkwell::OptimizationLevel;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
@@ -41,12 +43,16 @@ pub fn target_machine(
 ) -> Result<Machine, ShakeError> {
     let triple = module.get_triple();
     let triple_text = triple.as_str().to_string_lossy().into_owned();
+    // Each back end is initialised once per process: code generation threads make target
+    // machines of their own while the main thread generates code with its back end.
+    static X86: Once = Once::new();
+    static AARCH64: Once = Once::new();
     let config = InitializationConfig::default();
     let baseline_cpu = if triple_text.starts_with("x86_64") {
-        Target::initialize_x86(&config);
+        X86.call_once(|| Target::initialize_x86(&config));
         "x86-64"
     } else if triple_text.starts_with("aarch64") {
-        Target::initialize_aarch64(&config);
+        AARCH64.call_once(|| Target::initialize_aarch64(&config));
         "generic"
     } else {
         return Err(ShakeError::UnsupportedTarget {

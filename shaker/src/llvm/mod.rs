@@ -91,8 +91,11 @@ impl LlvmSession {
         // SAFETY: the handler only reads through `sink`, which outlives the context.
         unsafe {
             LLVMContextSetDiagnosticHandler(session.context.raw(), Some(collect_diagnostic), sink);
-            LLVMInstallFatalErrorHandler(Some(report_fatal_error));
         }
+        // Contexts are also made on code generation threads; the handler is process-wide.
+        static FATAL_HANDLER: std::sync::Once = std::sync::Once::new();
+        // SAFETY: the handler is a plain function that lives for the whole process.
+        FATAL_HANDLER.call_once(|| unsafe { LLVMInstallFatalErrorHandler(Some(report_fatal_error)) });
         session
     }
 

@@ -22,7 +22,9 @@ use llvm_sys::core::*;
 use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
 
-use super::LlvmSession;
+use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
+
+use super::{LlvmSession, take_message};
 use super::emit::{CodegenSettings, Machine, emit_object, target_machine};
 use super::walk::value_name;
 use crate::error::ShakeError;
@@ -43,13 +45,9 @@ pub struct Split {
     pub renamed: HashMap<String, String>,
 }
 
-/// Returns how many parts to cut a program into on this machine: one per core, at most 4.
-pub fn default_parts() -> usize {
-    std::thread::available_parallelism()
-        .map(|cores| cores.get())
-        .unwrap_or(1)
-        .clamp(1, 4)
-}
+/// How many parts a program is cut into unless `PORTKEY_LD_CODEGEN_PARTS` says otherwise. It is
+/// fixed rather than taken from the core count, so that two machines build the same executable.
+pub const DEFAULT_PARTS: usize = 2;
 
 /// Generates code for `module` in up to `parts` parts, in parallel. The module is changed: it
 /// keeps only part 0's definitions.
@@ -73,14 +71,20 @@ pub fn emit_objects(
     let mut bitcode = Vec::with_capacity(plan.parts - 1);
     for part in 1..plan.parts {
         // SAFETY: the clone belongs to the session's context and is disposed here.
-        unsafe {
+        let checked = unsafe {
             let clone = LLVMCloneModule(raw);
             keep_only_part(clone, &plan, part);
-            bitcode.push(write_bitcode(clone));
+            let checked = verify_part(clone, part);
+            if checked.is_ok() {
+                bitcode.push(write_bitcode(clone));
+            }
             LLVMDisposeModule(clone);
-        }
+            checked
+        };
+        checked?;
     }
     keep_only_part(raw, &plan, 0);
+    verify_part(raw, 0)?;
 
     let mut objects = Vec::with_capacity(plan.parts);
     std::thread::scope(|scope| -> Result<(), ShakeError> {
@@ -468,6 +472,30 @@ unsafe fn replace_with_declaration(module: LLVMModuleRef, function: LLVMValueRef
         LLVMDeleteFunction(function);
         LLVMSetValueName2(declaration, name.as_ptr().cast(), name.len());
     }
+}
+
+/// Runs the LLVM verifier on one part, so that a mistake of the cut is reported as such instead
+/// of ending the process in the back end.
+fn verify_part(module: LLVMModuleRef, part: usize) -> Result<(), ShakeError> {
+    let mut message = std::ptr::null_mut();
+    // SAFETY: the module is live and the message is freed by `take_message`.
+    let broken = unsafe {
+        LLVMVerifyModule(
+            module,
+            LLVMVerifierFailureAction::LLVMReturnStatusAction,
+            &mut message,
+        )
+    };
+    let text = unsafe { take_message(message) };
+    if broken != 0 {
+        return Err(ShakeError::Verify {
+            message: format!(
+                "code generation part {part}: {text}; set PORTKEY_LD_CODEGEN_PARTS=1 to generate \
+                 the program in one part, and report this"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Serialises a module to bitcode.
