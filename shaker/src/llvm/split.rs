@@ -430,6 +430,9 @@ fn keep_only_part(module: LLVMModuleRef, plan: &Plan, part: usize) {
             if LLVMGetLinkage(global) == LLVMLinkage::LLVMAppendingLinkage {
                 appending.push(global);
             } else if LLVMIsDeclaration(global) == 0 {
+                // NOTE: the other parts see constants as declarations, so their back end cannot
+                // turn a copy from constant data into immediate stores. Optimisation has already
+                // folded what it could; flatter's executable kept its size.
                 LLVMSetInitializer(global, std::ptr::null_mut());
                 LLVMSetLinkage(global, LLVMLinkage::LLVMExternalLinkage);
                 LLVMSetComdat(global, std::ptr::null_mut());
@@ -450,6 +453,9 @@ fn keep_only_part(module: LLVMModuleRef, plan: &Plan, part: usize) {
 unsafe fn replace_with_declaration(module: LLVMModuleRef, function: LLVMValueRef) {
     unsafe {
         let name = value_name(function);
+        // NOTE: a declaration of a symbol that stays visible (`main`, what native code needs) is
+        // not `dso_local`, so another part reaches it through the GOT or PLT. The link resolves
+        // them inside the executable, and on x86_64 relaxes them to direct accesses.
         let declaration = LLVMAddFunction(module, c"".as_ptr(), LLVMGlobalGetValueType(function));
         LLVMSetFunctionCallConv(declaration, LLVMGetFunctionCallConv(function));
         LLVMSetLinkage(declaration, LLVMLinkage::LLVMExternalLinkage);
