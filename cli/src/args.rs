@@ -91,8 +91,8 @@ pub struct MountArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
-    /// What the image trades for bytes: `min` removes backtrace printing, which has no symbols
-    /// to print in the stripped image, so panics report their message only; `full` keeps it.
+    /// What the image trades for bytes. `min` removes backtrace printing, which has no symbols to
+    /// print in the stripped image, so panics report their message only. `full` keeps it.
     #[arg(long, value_enum, default_value_t = SizeArg::Min, value_name = "MODE")]
     pub size: SizeArg,
 
@@ -268,8 +268,8 @@ pub struct ShakeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// What the image trades for bytes: `min` removes backtrace printing, which has no symbols
-    /// to print in the stripped image, so panics report their message only; `full` keeps it.
+    /// What the image trades for bytes. `min` removes backtrace printing, which has no symbols to
+    /// print in the stripped image, so panics report their message only. `full` keeps it.
     #[arg(long, value_enum, default_value_t = SizeArg::Min, value_name = "MODE")]
     pub size: SizeArg,
 

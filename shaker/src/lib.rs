@@ -438,8 +438,8 @@ fn shake_and_link(
         removed_functions: summary::removed_by_method_shaking(&program.graph),
     });
     if EXITING_AFTER_LINK.load(Ordering::Relaxed) {
-        // Tearing the context down frees every type, constant and function one by one; the
-        // process ends right after the link, which releases the memory at once.
+        // Tearing the context down frees every type, constant and function one by one. The
+        // process ends right after the link, which releases all of that memory at once.
         std::mem::forget(loaded);
         std::mem::forget(session);
     }

@@ -112,9 +112,6 @@ fn keep_linkonce_definitions(module: LLVMModuleRef) {
     let relink = |value: LLVMValueRef| {
         // SAFETY: `value` is a live global value of `module`.
         unsafe {
-            if LLVMIsDeclaration(value) != 0 {
-                return;
-            }
             match LLVMGetLinkage(value) {
                 LLVMLinkage::LLVMLinkOnceAnyLinkage => {
                     LLVMSetLinkage(value, LLVMLinkage::LLVMWeakAnyLinkage)
@@ -126,44 +123,39 @@ fn keep_linkonce_definitions(module: LLVMModuleRef) {
             }
         }
     };
+    for value in defined_values(module) {
+        relink(value);
+    }
+}
+
+/// Returns the functions and global variables that `module` defines, in module order.
+fn defined_values(module: LLVMModuleRef) -> Vec<LLVMValueRef> {
+    let mut values = Vec::new();
     // SAFETY: plain iteration over the module's function and global lists.
     unsafe {
         let mut function = LLVMGetFirstFunction(module);
         while !function.is_null() {
-            relink(function);
+            if LLVMIsDeclaration(function) == 0 {
+                values.push(function);
+            }
             function = LLVMGetNextFunction(function);
         }
         let mut global = LLVMGetFirstGlobal(module);
         while !global.is_null() {
-            relink(global);
+            if LLVMIsDeclaration(global) == 0 {
+                values.push(global);
+            }
             global = LLVMGetNextGlobal(global);
         }
     }
+    values
 }
 
 fn record_definitions(module: LLVMModuleRef, crate_name: &str, out: &mut HashMap<String, String>) {
-    let mut record = |value: LLVMValueRef| {
-        // SAFETY: `value` is a live global of `module`.
-        if unsafe { LLVMIsDeclaration(value) } != 0 {
-            return;
-        }
+    for value in defined_values(module) {
         let name = value_name(value);
         if !name.is_empty() {
             out.entry(name).or_insert_with(|| crate_name.to_string());
         }
-    };
-    // SAFETY: plain iteration over the module's function and global lists.
-    unsafe {
-        let mut function = LLVMGetFirstFunction(module);
-        while !function.is_null() {
-            record(function);
-            function = LLVMGetNextFunction(function);
-        }
-        let mut global = LLVMGetFirstGlobal(module);
-        while !global.is_null() {
-            record(global);
-            global = LLVMGetNextGlobal(global);
-        }
     }
 }
-

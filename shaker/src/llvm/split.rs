@@ -45,8 +45,8 @@ pub struct Split {
     pub renamed: HashMap<String, String>,
 }
 
-/// How many parts a program is cut into unless `PORTKEY_LD_CODEGEN_PARTS` says otherwise. It is
-/// fixed rather than taken from the core count, so that two machines build the same executable.
+/// The number of parts a program is cut into unless `PORTKEY_LD_CODEGEN_PARTS` sets another. It
+/// is fixed rather than taken from the core count, so that two machines build the same executable.
 pub const DEFAULT_PARTS: usize = 2;
 
 /// Generates code for `module` in up to `parts` parts, in parallel. The module is changed: it
