@@ -239,14 +239,14 @@ def table(rows, relinks):
         "",
         "portkey-ld phases of the last timed relink, in ms:",
         "",
-        "| function | gather | graph | strip | optimise | codegen | link |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| function | gather | graph | strip | optimise | codegen | link | layout |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         phases = row["shaker_phases_ms"]
         lines.append(f"| `{row['function']}` | " + " | ".join(
             str(phases.get(name, "")) for name in
-            ("gather", "graph", "strip", "optimise", "codegen", "link")) + " |")
+            ("gather", "graph", "strip", "optimise", "codegen", "link", "layout")) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -156,10 +156,50 @@ pub fn final_arguments(
     args
 }
 
+/// Returns the final link's arguments with the executable written to `output` and its symbol
+/// table kept: every `-o` value is replaced and the strip options are removed.
+pub fn unstripped_arguments(final_args: &[OsString], output: &Path) -> Vec<OsString> {
+    let mut args = Vec::with_capacity(final_args.len());
+    let mut index = 0;
+    while index < final_args.len() {
+        let arg = &final_args[index];
+        index += 1;
+        match arg.to_str() {
+            Some("-o") => {
+                args.push(arg.clone());
+                args.push(output.as_os_str().to_os_string());
+                index += 1;
+            }
+            Some("-s" | "-Wl,-s" | STRIP_ALL) => {}
+            _ => args.push(arg.clone()),
+        }
+    }
+    args
+}
+
 /// Runs the final link with `args` (driver options, as rustc wrote them), through a response
 /// file in `scratch` when the line is long. The linker's own messages go straight to stderr,
 /// where rustc shows them.
 pub fn run_driver(driver: Driver<'_>, args: &[OsString], scratch: &Path) -> Result<(), ShakeError> {
+    run(driver, args, scratch, false)
+}
+
+/// Runs a link like [`run_driver`] with the linker's messages discarded, for a second link whose
+/// warnings the first one already printed.
+pub fn run_driver_quietly(
+    driver: Driver<'_>,
+    args: &[OsString],
+    scratch: &Path,
+) -> Result<(), ShakeError> {
+    run(driver, args, scratch, true)
+}
+
+fn run(
+    driver: Driver<'_>,
+    args: &[OsString],
+    scratch: &Path,
+    quiet: bool,
+) -> Result<(), ShakeError> {
     let translated;
     let (program, args) = match driver {
         Driver::Cc(cc) => (cc.to_string(), args),
@@ -193,6 +233,11 @@ pub fn run_driver(driver: Driver<'_>, args: &[OsString], scratch: &Path) -> Resu
     } else {
         command.args(args);
     }
+    if quiet {
+        command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    }
     let status = command.status().map_err(|source| ShakeError::SpawnLinker {
         program: cc.to_string(),
         source,
@@ -209,6 +254,13 @@ pub fn run_driver(driver: Driver<'_>, args: &[OsString], scratch: &Path) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unstripped_link_keeps_symbols() {
+        let final_args = os(&["-s", "a.o", "-o", "/out/app", "-lc", STRIP_ALL]);
+        let args = unstripped_arguments(&final_args, Path::new("/tmp/full"));
+        assert_eq!(args, os(&["a.o", "-o", "/tmp/full", "-lc"]));
+    }
 
     fn os(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()

@@ -16,24 +16,9 @@ use crate::args::{LibraryMode, LinkItem, LinkLine};
 use crate::error::ShakeError;
 use crate::link::Driver;
 
-/// Collects the undefined symbols of every native input that will take part in the final link.
-///
-/// A `cc` driver is asked for the location of `-l` libraries that no `-L` folder holds.
-/// NOTE: shared libraries are not read; a `.so` that calls back into the program by name would
-/// need its symbol kept by hand.
-pub fn undefined_symbols(
-    line: &LinkLine,
-    native_files: &[PathBuf],
-    driver: Driver<'_>,
-) -> Result<BTreeSet<String>, ShakeError> {
-    let mut files: Vec<PathBuf> = native_files.to_vec();
-    for item in &line.items {
-        if let LinkItem::Library { name, mode, .. } = item
-            && let Some(path) = resolve_library(name, *mode, &line.search_dirs, driver)
-        {
-            files.push(path);
-        }
-    }
+/// Collects the undefined symbols of every native input that will take part in the final link:
+/// `files` are the native objects and archives of the line, with [`static_libraries`].
+pub fn undefined_symbols(files: &[PathBuf]) -> Result<BTreeSet<String>, ShakeError> {
     let per_file: Vec<Result<BTreeSet<String>, ShakeError>> = files
         .par_iter()
         .map(|path| undefined_in_file(path))
@@ -43,6 +28,22 @@ pub fn undefined_symbols(
         all.extend(symbols?);
     }
     Ok(all)
+}
+
+/// Returns the static archive of every `-l` option of the line that names one. A `cc` driver is
+/// asked for the location of libraries that no `-L` folder holds.
+/// NOTE: shared libraries are not read; a `.so` that calls back into the program by name would
+/// need its symbol kept by hand.
+pub fn static_libraries(line: &LinkLine, driver: Driver<'_>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for item in &line.items {
+        if let LinkItem::Library { name, mode, .. } = item
+            && let Some(path) = resolve_library(name, *mode, &line.search_dirs, driver)
+        {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Finds the static archive a `-l` option names. Returns `None` for shared libraries and for

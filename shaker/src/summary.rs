@@ -173,6 +173,7 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
         fingerprint: String::new(),
         method_shaking: None,
         executor: None,
+        layout: None,
     }
 }
 

@@ -7,10 +7,10 @@
 mod support;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portkey_report::Verdict;
+use portkey_report::{SHAKEN_OBJECT_ORIGIN, Verdict};
 use portkey_shaker::{CacheSetting, LinkOutcome, LinkerConfig, ShakeError, link};
 use support::{TRAIT_PROGRAM, run, rustc_link_line};
 
@@ -96,16 +96,15 @@ fn main() {
 }
 "#;
 
-#[test]
-fn symbols_called_from_native_code_are_kept() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let c_source = dir.path().join("entry.c");
+/// Compiles `entry.o` in `dir`: a C function `c_entry` that calls `rust_callback`.
+fn compile_c_entry(dir: &Path) -> PathBuf {
+    let c_source = dir.join("entry.c");
     std::fs::write(
         &c_source,
         "int rust_callback(int);\nint c_entry(int value) { return rust_callback(value) + 100; }\n",
     )
     .expect("write C source");
-    let c_object = dir.path().join("entry.o");
+    let c_object = dir.join("entry.o");
     let status = Command::new("cc")
         .args(["-c", "-fPIC", "-O1", "-o"])
         .arg(&c_object)
@@ -113,8 +112,13 @@ fn symbols_called_from_native_code_are_kept() {
         .status()
         .expect("run cc");
     assert!(status.success(), "cc failed");
+    c_object
+}
 
-    let link_arg = format!("-Clink-arg={}", c_object.display());
+#[test]
+fn symbols_called_from_native_code_are_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let link_arg = format!("-Clink-arg={}", compile_c_entry(dir.path()).display());
     let args = rustc_link_line(dir.path(), C_CALLS_RUST, &[&link_arg]);
     let outcome = link(&args, &config(None, &["rust_callback"])).expect("shaker links the program");
     let LinkOutcome::Shaken(report) = outcome else {
@@ -129,6 +133,44 @@ fn symbols_called_from_native_code_are_kept() {
     let (stdout, code) = run(&dir.path().join("program"));
     assert_eq!(stdout, "c_entry(5) = 116\n");
     assert_eq!(code, 0);
+}
+
+#[test]
+fn layout_accounts_for_every_byte() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let link_arg = format!("-Clink-arg={}", compile_c_entry(dir.path()).display());
+    let args = rustc_link_line(dir.path(), C_CALLS_RUST, &[&link_arg]);
+    let outcome = link(&args, &config(None, &[])).expect("shaker links the program");
+    let LinkOutcome::Shaken(report) = outcome else {
+        panic!("expected a shaken link, got {outcome:?}");
+    };
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let layout = report.layout.as_ref().expect("layout measured");
+
+    let file_bytes = std::fs::metadata(dir.path().join("program"))
+        .expect("program written")
+        .len();
+    let in_sections: u64 = layout
+        .sections
+        .iter()
+        .map(|section| section.file_bytes)
+        .sum();
+    assert_eq!(in_sections + layout.headers_and_padding, file_bytes);
+    assert_eq!(report.binary_bytes, file_bytes);
+
+    let text = layout
+        .sections
+        .iter()
+        .find(|section| section.name == ".text")
+        .expect(".text listed");
+    assert!(text.shaken_bytes > 0, "{text:?}");
+    assert!(text.native_bytes > 0, "{text:?}");
+
+    let origin = |name: &str| layout.origins.iter().find(|origin| origin.origin == name);
+    let shaken = origin(SHAKEN_OBJECT_ORIGIN).expect("shaken object listed");
+    assert!(shaken.bytes > 0, "{shaken:?}");
+    let entry = origin("entry.o").expect("the C object listed");
+    assert_eq!(entry.symbols, 1, "{entry:?}");
 }
 
 #[test]

@@ -73,7 +73,59 @@ pub struct ShakeReport {
     /// runtime`), filled in by the CLI; `None` for a synchronous function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<String>,
+    /// The executable's bytes by section, and its symbols' bytes by the input that supplied them. `None` in reports written before it existed, or when the executable
+    /// could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<ImageLayout>,
 }
+
+/// The executable's bytes by section and by the input that supplied them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageLayout {
+    /// Every named section of the executable, in the order of its section table.
+    pub sections: Vec<SectionBytes>,
+    /// Bytes of the file outside the sections: the ELF and program headers, alignment padding
+    /// and the section header table. With the sections' file bytes it adds up to
+    /// `binary_bytes`.
+    pub headers_and_padding: u64,
+    /// Symbol bytes of the loaded sections grouped by input, largest first: the shaken object
+    /// as [`SHAKEN_OBJECT_ORIGIN`], each native object or archive by file name.
+    pub origins: Vec<OriginBytes>,
+}
+
+/// One section of the executable and who supplied its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionBytes {
+    /// Section name, for example `.text` or `.eh_frame`.
+    pub name: String,
+    /// Bytes the section takes in the file; 0 for sections that only take memory (`.bss`).
+    pub file_bytes: u64,
+    /// Bytes the section takes in memory; 0 for sections that are not loaded (`.comment`).
+    pub memory_bytes: u64,
+    /// Bytes of symbols defined by the shaken object.
+    pub shaken_bytes: u64,
+    /// Bytes of symbols defined by native objects and archives.
+    pub native_bytes: u64,
+    /// Bytes no symbol covers: unwind tables, relocations, string literals, linker padding.
+    pub unnamed_bytes: u64,
+}
+
+/// Symbol bytes of the executable that one input supplied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginBytes {
+    /// [`SHAKEN_OBJECT_ORIGIN`], the file name of a native input (`libc.a`, `crt1.o`), or
+    /// [`UNKNOWN_ORIGIN`].
+    pub origin: String,
+    pub bytes: u64,
+    /// Number of symbols counted.
+    pub symbols: u64,
+}
+
+/// Origin name of the object the shaker generated from the kept bitcode.
+pub const SHAKEN_OBJECT_ORIGIN: &str = "(shaken object)";
+
+/// Origin name of symbols that no input defines by that name, such as the linker's own.
+pub const UNKNOWN_ORIGIN: &str = "(linker or unknown)";
 
 /// Whether the shaker traps vtable slots that no reachable dynamic call can use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -337,12 +389,23 @@ pub struct PhaseTimings {
     pub codegen: u64,
     /// The native link producing the executable.
     pub link: u64,
+    /// A second link that keeps the symbol table, and the attribution of the executable's bytes
+    /// to sections and inputs.
+    #[serde(default)]
+    pub layout: u64,
 }
 
 impl PhaseTimings {
     /// Sum of all phases, in milliseconds.
     pub fn total(&self) -> u64 {
-        self.hash + self.gather + self.graph + self.strip + self.optimise + self.codegen + self.link
+        self.hash
+            + self.gather
+            + self.graph
+            + self.strip
+            + self.optimise
+            + self.codegen
+            + self.link
+            + self.layout
     }
 }
 

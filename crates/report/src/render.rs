@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::{
-    ChainLink, CrateBytes, Explanation, FunctionEntry, MethodShaking, ShakeReport, Verdict,
+    ChainLink, CrateBytes, Explanation, FunctionEntry, ImageLayout, MethodShaking, ShakeReport,
+    Verdict,
 };
 
 /// Number of functions listed in the text table.
@@ -76,7 +77,7 @@ pub fn render_text(report: &ShakeReport) -> String {
     } else {
         let _ = writeln!(
             out,
-            "  time (ms)  hash {}, gather {}, graph {}, strip {}, optimise {}, codegen {}{}, link {}, total {}",
+            "  time (ms)  hash {}, gather {}, graph {}, strip {}, optimise {}, codegen {}{}, link {}, layout {}, total {}",
             timings.hash,
             timings.gather,
             timings.graph,
@@ -88,10 +89,14 @@ pub fn render_text(report: &ShakeReport) -> String {
                 parts => format!(" ({parts} parts)"),
             },
             timings.link,
+            timings.layout,
             timings.total()
         );
     }
 
+    if let Some(layout) = &report.layout {
+        render_layout(&mut out, layout, report.binary_bytes);
+    }
     render_crates(&mut out, &report.bytes_by_crate);
     render_functions(&mut out, &report.largest_functions);
     render_explanations(&mut out, &report.explanations, &report.entry);
@@ -246,6 +251,76 @@ fn render_chain(out: &mut String, chain: &[ChainLink]) {
     let width = chain.iter().map(|link| link.edge.len()).max().unwrap_or(0);
     for link in chain {
         let _ = writeln!(out, "  {:<width$}  {}", link.edge, link.symbol);
+    }
+}
+
+/// Writes the executable's sections with who supplied their bytes, then the inputs.
+fn render_layout(out: &mut String, layout: &ImageLayout, binary_bytes: u64) {
+    let width = layout
+        .sections
+        .iter()
+        .map(|section| section.name.len())
+        .chain(["headers and padding".len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "executable by section ({} in the file; memory-only sections in parentheses)",
+        bytes(binary_bytes)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<width$} {:>10} {:>10} {:>10} {:>10}",
+        "section", "bytes", "shaken", "native", "no symbol"
+    );
+    for section in &layout.sections {
+        let size = match section.file_bytes {
+            0 if section.memory_bytes > 0 => format!("({})", group_digits(section.memory_bytes)),
+            file_bytes => group_digits(file_bytes),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$} {:>10} {:>10} {:>10} {:>10}",
+            section.name,
+            size,
+            group_digits(section.shaken_bytes),
+            group_digits(section.native_bytes),
+            group_digits(section.unnamed_bytes)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<width$} {:>10}",
+        "headers and padding",
+        group_digits(layout.headers_and_padding)
+    );
+
+    let width = layout
+        .origins
+        .iter()
+        .map(|origin| origin.origin.len())
+        .max()
+        .unwrap_or(0)
+        .max("input".len());
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "symbol bytes by input (the shaken object and native code)"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<width$} {:>10} {:>8}",
+        "input", "bytes", "symbols"
+    );
+    for origin in &layout.origins {
+        let _ = writeln!(
+            out,
+            "  {:<width$} {:>10} {:>8}",
+            origin.origin,
+            group_digits(origin.bytes),
+            group_digits(origin.symbols)
+        );
     }
 }
 

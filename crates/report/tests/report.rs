@@ -1,9 +1,10 @@
 //! JSON round trip and text rendering of the shake report.
 
 use portkey_report::{
-    ChainLink, CrateBytes, Explanation, FunctionEntry, InputSummary, KeptRemoved, NON_RUST_BUCKET,
-    MethodShaking, MethodShakingSummary, PhaseTimings, Replacement, ShakeReport, SizeMode, SymbolName, Verdict, render_explanation,
-    render_text,
+    ChainLink, CrateBytes, Explanation, FunctionEntry, ImageLayout, InputSummary, KeptRemoved,
+    MethodShaking, MethodShakingSummary, NON_RUST_BUCKET, OriginBytes, PhaseTimings, Replacement,
+    SHAKEN_OBJECT_ORIGIN, SectionBytes, ShakeReport, SizeMode, SymbolName, Verdict,
+    render_explanation, render_text,
 };
 
 fn function(name: &str, crate_name: Option<&str>, size: Option<u64>) -> FunctionEntry {
@@ -85,6 +86,7 @@ fn sample() -> ShakeReport {
             optimise: 1_700,
             codegen: 1_600,
             link: 40,
+            layout: 45,
         },
         cache_hit: false,
         explanations: vec![Explanation {
@@ -104,6 +106,45 @@ fn sample() -> ShakeReport {
             ],
         }),
         executor: None,
+        layout: Some(sample_layout()),
+    }
+}
+
+fn section(name: &str, file_bytes: u64, shaken_bytes: u64, native_bytes: u64) -> SectionBytes {
+    SectionBytes {
+        name: name.to_string(),
+        file_bytes,
+        memory_bytes: file_bytes,
+        shaken_bytes,
+        native_bytes,
+        unnamed_bytes: file_bytes - shaken_bytes - native_bytes,
+    }
+}
+
+fn sample_layout() -> ImageLayout {
+    ImageLayout {
+        sections: vec![
+            section(".text", 300_000, 250_000, 40_000),
+            section(".rodata", 60_000, 20_000, 1_000),
+            section(".eh_frame", 50_000, 0, 0),
+            SectionBytes {
+                memory_bytes: 6_000,
+                ..section(".bss", 0, 0, 0)
+            },
+        ],
+        headers_and_padding: 10_000,
+        origins: vec![
+            OriginBytes {
+                origin: SHAKEN_OBJECT_ORIGIN.to_string(),
+                bytes: 270_000,
+                symbols: 700,
+            },
+            OriginBytes {
+                origin: "libc.a".to_string(),
+                bytes: 41_000,
+                symbols: 120,
+            },
+        ],
     }
 }
 
@@ -151,7 +192,7 @@ fn text_shows_counts_and_sizes() {
     assert!(text.contains("binary     420,000 B (stripped)"), "{text}");
     assert!(text.contains("zip        not packaged"), "{text}");
     assert!(text.contains("hash 25, gather 700"), "{text}");
-    assert!(text.contains("total 4100"), "{text}");
+    assert!(text.contains("total 4145"), "{text}");
     assert!(text.contains("codegen 1600 (2 parts),"), "{text}");
     let mut whole = sample();
     whole.codegen_parts = 1;
@@ -306,6 +347,43 @@ fn report_of_an_older_linker_parses() {
     let back = ShakeReport::from_json(&value.to_string()).expect("report parses");
     assert!(!back.cache_hit);
     assert_eq!(back.timings_ms.hash, 0);
+}
+
+#[test]
+fn text_shows_sections_and_inputs() {
+    let text = render_text(&sample());
+    assert!(
+        text.contains("executable by section (420,000 B in the file"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  .text                  300,000    250,000     40,000     10,000"),
+        "{text}"
+    );
+    assert!(text.contains("  .bss                   (6,000)"), "{text}");
+    assert!(text.contains("  headers and padding     10,000"), "{text}");
+    assert!(
+        text.contains("  (shaken object)    270,000      700"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  libc.a              41,000      120"),
+        "{text}"
+    );
+}
+
+#[test]
+fn report_without_layout_parses() {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&sample().to_json().expect("report serialises")).expect("valid JSON");
+    value.as_object_mut().expect("object").remove("layout");
+    value["timings_ms"]
+        .as_object_mut()
+        .expect("timings object")
+        .remove("layout");
+    let back = ShakeReport::from_json(&value.to_string()).expect("report parses");
+    assert_eq!(back.layout, None);
+    assert_eq!(back.timings_ms.layout, 0);
 }
 
 #[test]
