@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks each fixture function's zip against its budget with `portkey shake --max-size`, and
-# exits non-zero when one is over, naming its largest crates and functions.
+# exits non-zero when one is over, naming its largest crates, functions and native inputs.
 #
 # Usage: scripts/budgets.sh [BUDGETS]   (default: fixtures/budgets.txt)
 # The functions are built from the project of MANIFEST (default: fixtures/hello/Cargo.toml).

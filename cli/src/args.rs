@@ -287,7 +287,7 @@ pub struct ShakeArgs {
 
     /// Fail when the zip is larger than this: bytes, or a number with a unit (`128KiB`,
     /// `1.5MB`; KiB and MiB are powers of 1024, KB and MB of 1000). The error names the largest
-    /// crates and functions; `--json` adds a `budget` object to the report.
+    /// crates, functions and native inputs; `--json` adds a `budget` object to the report.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
 

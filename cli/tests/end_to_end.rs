@@ -194,6 +194,11 @@ fn shake_over_budget_fails_naming_largest() {
     assert!(crates.contains("core "), "{crates}");
     assert!(crates.contains("std "), "{crates}");
     assert!(message.contains("largest functions:"), "{message}");
+    let natives = message
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("largest native inputs: "))
+        .unwrap_or_else(|| panic!("no largest native inputs line in {message}"));
+    assert!(natives.contains("libc.a "), "{natives}");
     assert!(stdout(&output).contains("budget     zip"), "{}", stdout(&output));
 
     let output = portkey(&["shake", "--fn", "hello::flatter", "--max-size", "64MiB", "--json"]);
@@ -205,6 +210,7 @@ fn shake_over_budget_fails_naming_largest() {
     let zip_bytes = std::fs::metadata(value["zip"].as_str().unwrap()).unwrap().len();
     assert_eq!(budget["zip_bytes"], zip_bytes, "{budget}");
     assert!(budget["largest_functions"].as_array().is_some_and(|list| !list.is_empty()), "{budget}");
+    assert!(budget["largest_native_inputs"].as_array().is_some_and(|list| !list.is_empty()), "{budget}");
 }
 
 #[test]

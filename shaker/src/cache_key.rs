@@ -114,11 +114,11 @@ pub fn link_key(line: &LinkLine, settings: &KeySettings<'_>) -> Result<LinkKey, 
 /// Writes the lines that identify this linker, its toolchain and its settings.
 fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
     let _ = writeln!(manifest, "{MANIFEST_VERSION}");
-    let (exe_size, exe_modified) = own_executable_stamp();
     let _ = writeln!(
         manifest,
-        "portkey-ld {} {exe_size} {exe_modified}",
-        env!("CARGO_PKG_VERSION")
+        "portkey-ld {} {}",
+        env!("CARGO_PKG_VERSION"),
+        own_executable_stamp()
     );
     let _ = writeln!(
         manifest,
@@ -146,19 +146,16 @@ fn write_identity(manifest: &mut String, settings: &KeySettings<'_>) {
     }
 }
 
-/// Size and modification time (nanoseconds since the epoch) of the running executable, or zeros
-/// when they cannot be read.
-fn own_executable_stamp() -> (u64, u128) {
-    let Ok(metadata) = std::env::current_exe().and_then(std::fs::metadata) else {
-        return (0, 0);
-    };
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|duration| duration.as_nanos())
-        .unwrap_or(0);
-    (metadata.len(), modified)
+/// Returns the size and modification time (nanoseconds since the epoch) of the running
+/// executable, or zeros when they cannot be read.
+fn own_executable_stamp() -> String {
+    let stamp = std::env::current_exe()
+        .map(|exe| portkey_report::executable_stamp(&exe))
+        .unwrap_or_default();
+    if stamp.is_empty() {
+        return "0 0".to_string();
+    }
+    stamp
 }
 
 /// Finds `program` the way the operating system would: a name with a `/` is a path, any other

@@ -457,6 +457,9 @@ fn shake_and_link(
     report.codegen_parts = split.objects.len() as u64;
     report.replaced = replaced.replaced;
     report.warnings = replaced.warnings;
+    report.linker_stamp = std::env::current_exe()
+        .map(|exe| portkey_report::executable_stamp(&exe))
+        .unwrap_or_default();
     match image_layout {
         Ok(image_layout) => report.layout = Some(image_layout),
         Err(message) => report.warnings.push(format!(

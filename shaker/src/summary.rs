@@ -174,6 +174,7 @@ pub fn build_report(inputs: ReportInputs<'_>) -> ShakeReport {
         method_shaking: None,
         executor: None,
         layout: None,
+        linker_stamp: String::new(),
     }
 }
 

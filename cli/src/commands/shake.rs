@@ -86,9 +86,11 @@ struct Budget {
     largest_crates: Vec<NamedBytes>,
     /// The largest kept functions, largest first.
     largest_functions: Vec<NamedBytes>,
+    /// The native inputs (libc, libunwind, C objects) with the most symbol bytes, largest first.
+    largest_native_inputs: Vec<NamedBytes>,
 }
 
-/// A crate or function and its machine-code bytes.
+/// A crate, function or native input and its bytes in the executable.
 #[derive(Debug, Serialize)]
 struct NamedBytes {
     name: String,
@@ -117,6 +119,17 @@ impl Budget {
                 .map(|function| NamedBytes {
                     name: function.name.clone(),
                     bytes: function.size_bytes.unwrap_or(0),
+                })
+                .collect(),
+            largest_native_inputs: report
+                .layout
+                .iter()
+                .flat_map(|layout| &layout.origins)
+                .filter(|origin| origin.origin != portkey_report::SHAKEN_OBJECT_ORIGIN)
+                .take(BUDGET_CRATES)
+                .map(|origin| NamedBytes {
+                    name: origin.origin.clone(),
+                    bytes: origin.bytes,
                 })
                 .collect(),
         }
@@ -149,6 +162,14 @@ impl Budget {
         );
         for entry in &self.largest_functions {
             message.push_str(&format!("\n    {:>9}  {}", human_bytes(entry.bytes), entry.name));
+        }
+        if !self.largest_native_inputs.is_empty() {
+            let natives: Vec<String> = self
+                .largest_native_inputs
+                .iter()
+                .map(|input| format!("{} {}", input.name, human_bytes(input.bytes)))
+                .collect();
+            message.push_str(&format!("\n  largest native inputs: {}", natives.join(", ")));
         }
         message.push_str(&format!(
             "\n`portkey why <symbol> --fn {function}` shows why a function is kept; to accept \

@@ -269,14 +269,20 @@ pub fn build_image(options: &BuildOptions) -> Result<BuiltImage, BuildError> {
             bin: options.bin_name.clone(),
         });
     }
+    let expected = ReportSettings {
+        size_mode: options.size_mode,
+        method_shaking: options.method_shaking,
+        linker_stamp: portkey_report::executable_stamp(&options.portkey_ld),
+    };
     if !report_path.is_file()
         || !graph_path.is_file()
-        || report_settings(&report_path) != Some((options.size_mode, options.method_shaking))
+        || report_settings(&report_path).as_ref() != Some(&expected)
     {
-        // Cargo reused an executable that an older portkey-ld (or another linker) produced, so
-        // the report or the call graph is missing, or one linked with another size mode or
-        // method-shaking setting: cargo does not see the linker's environment. Removing the executable makes cargo link it
-        // again, which costs a compile of the binary crate but no change to any source.
+        // Cargo reused an executable that another portkey-ld (or another linker) produced, so
+        // the report or the call graph is missing or out of date. Or it was linked with another
+        // size mode or method-shaking setting: cargo does not see the linker's environment.
+        // Removing the executable makes cargo link it again, which costs a compile of the
+        // binary crate but no change to any source.
         relink::remove_linked_executable(&built)?;
         run_cargo(options, target, lld.as_deref(), &report_path)?;
     }
@@ -509,11 +515,22 @@ pub fn build_hint(stderr: &str) -> Option<&'static str> {
 
 /// Returns the size mode and method-shaking setting a report records, or `None` when it cannot
 /// be read or predates method shaking.
-fn report_settings(path: &Path) -> Option<(SizeMode, MethodShaking)> {
+/// The settings a stored report must match for a build to reuse the executable it describes.
+#[derive(Debug, PartialEq, Eq)]
+struct ReportSettings {
+    size_mode: SizeMode,
+    method_shaking: MethodShaking,
+    linker_stamp: String,
+}
+
+fn report_settings(path: &Path) -> Option<ReportSettings> {
     let text = std::fs::read_to_string(path).ok()?;
     let report = ShakeReport::from_json(&text).ok()?;
-    let method_shaking = report.method_shaking?.mode;
-    Some((report.size_mode, method_shaking))
+    Some(ReportSettings {
+        size_mode: report.size_mode,
+        method_shaking: report.method_shaking?.mode,
+        linker_stamp: report.linker_stamp,
+    })
 }
 
 fn read_report(path: &Path, target_dir: &Path) -> Result<ShakeReport, BuildError> {

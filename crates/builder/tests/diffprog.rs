@@ -181,3 +181,28 @@ fn built_image_is_a_stripped_executable() {
         builds.shaken.target.triple()
     );
 }
+
+#[test]
+fn new_linker_relinks_unchanged_program() {
+    let first = &builds().shaken;
+    let scratch = scratch_dir();
+    // A copy is a different linker to the build: same bytes, new modification time.
+    let copy = scratch.join("portkey-ld-copy");
+    std::fs::copy(portkey_ld(), &copy).expect("copy portkey-ld");
+
+    let manifest = workspace_root().join("fixtures/diffprog/Cargo.toml");
+    let mut options = BuildOptions::new(
+        &manifest,
+        "diffprog",
+        scratch.join("diffprog-shaken"),
+        copy.clone(),
+    );
+    options.output_dir = scratch.join("diffprog-image-relinked");
+    let again = build_image(&options).unwrap_or_else(|error| panic!("rebuild failed: {error}"));
+
+    let stamp = portkey_report::executable_stamp(&copy);
+    assert!(!stamp.is_empty());
+    assert_eq!(again.report.linker_stamp, stamp);
+    assert_ne!(first.report.linker_stamp, stamp);
+    assert_eq!(again.report.fingerprint, first.report.fingerprint);
+}

@@ -77,6 +77,25 @@ pub struct ShakeReport {
     /// could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<ImageLayout>,
+    /// [`executable_stamp`] of the `portkey-ld` that wrote the report, so that a build can tell
+    /// when the linker changed since. Empty in reports written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub linker_stamp: String,
+}
+
+/// Returns the size and modification time of the file at `path` (after symbolic links), as
+/// `<bytes> <nanoseconds since the epoch>`, or an empty string when they cannot be read.
+pub fn executable_stamp(path: &std::path::Path) -> String {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return String::new();
+    };
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|duration| duration.as_nanos())
+        .unwrap_or(0);
+    format!("{} {modified}", metadata.len())
 }
 
 /// The executable's bytes by section and by the input that supplied them.

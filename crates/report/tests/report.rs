@@ -107,6 +107,7 @@ fn sample() -> ShakeReport {
         }),
         executor: None,
         layout: Some(sample_layout()),
+        linker_stamp: "12345 1700000000000000000".to_string(),
     }
 }
 
