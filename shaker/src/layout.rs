@@ -40,17 +40,23 @@ impl NativeInput {
     }
 
     /// Names a member that the shaker extracted from an rlib into a file called
-    /// `<input>-<member>-<name>`, by `<name>`.
+    /// `<input>-<member>-<name>`, by `<name>` without the hash prefix that the `cc` crate puts
+    /// before the names of the objects it compiles (`722728aa2236e4a5-bridge.o` becomes
+    /// `bridge.o`).
     pub fn extracted(path: PathBuf) -> Self {
         let file_name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let label = file_name
-            .splitn(3, '-')
-            .nth(2)
-            .map(str::to_string)
-            .unwrap_or_else(|| file_name.clone());
+        let member = file_name.splitn(3, '-').nth(2).unwrap_or(&file_name);
+        let label = match member.split_once('-') {
+            Some((prefix, name))
+                if prefix.len() == 16 && prefix.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
+            {
+                name.to_string()
+            }
+            _ => member.to_string(),
+        };
         NativeInput { path, label }
     }
 }
@@ -103,10 +109,11 @@ pub fn image_layout(
     let mut origins: Vec<OriginBytes> = attributed
         .by_origin
         .into_iter()
-        .map(|(origin, (bytes, symbols))| OriginBytes {
+        .map(|(origin, totals)| OriginBytes {
             origin,
-            bytes,
-            symbols,
+            bytes: totals.file_bytes,
+            memory_only_bytes: totals.memory_only_bytes,
+            symbols: totals.symbols,
         })
         .collect();
     origins.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.origin.cmp(&b.origin)));
@@ -137,10 +144,19 @@ struct SectionSymbols {
     native: u64,
 }
 
+/// Symbol bytes of one input.
+#[derive(Debug, Clone, Copy, Default)]
+struct OriginTotals {
+    /// Bytes of symbols in sections with contents in the file.
+    file_bytes: u64,
+    /// Bytes of symbols in sections that only take memory (`.bss`, `.tbss`).
+    memory_only_bytes: u64,
+    symbols: u64,
+}
+
 struct Attributed {
     by_section: HashMap<String, SectionSymbols>,
-    /// Origin name to (bytes, symbols).
-    by_origin: BTreeMap<String, (u64, u64)>,
+    by_origin: BTreeMap<String, OriginTotals>,
 }
 
 /// Counts each sized code and data symbol once per address, so aliases (a weak and a strong
@@ -182,7 +198,7 @@ fn attribute_symbols(
     }
 
     let mut by_section: HashMap<String, SectionSymbols> = HashMap::new();
-    let mut by_origin: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut by_origin: BTreeMap<String, OriginTotals> = BTreeMap::new();
     for ((section_index, _), (size, origin)) in places {
         let Ok(section) = file.section_by_index(object::SectionIndex(section_index)) else {
             continue;
@@ -198,8 +214,12 @@ fn attribute_symbols(
             counts.native += size;
         }
         let totals = by_origin.entry(origin).or_default();
-        totals.0 += size;
-        totals.1 += 1;
+        if section.file_range().is_some() {
+            totals.file_bytes += size;
+        } else {
+            totals.memory_only_bytes += size;
+        }
+        totals.symbols += 1;
     }
     Attributed {
         by_section,
@@ -294,7 +314,13 @@ mod tests {
 
     #[test]
     fn extracted_labels_keep_member_name() {
-        let input = NativeInput::extracted(PathBuf::from("/tmp/x/12-0-hello-c.o"));
-        assert_eq!(input.label, "hello-c.o");
+        let cases = [
+            ("/tmp/x/12-0-hello-c.o", "hello-c.o"),
+            ("/tmp/x/3-1-722728aa2236e4a5-bridge.o", "bridge.o"),
+            ("/tmp/x/3-2-notahexprefix00-x.o", "notahexprefix00-x.o"),
+        ];
+        for (path, label) in cases {
+            assert_eq!(NativeInput::extracted(PathBuf::from(path)).label, label, "path {path}");
+        }
     }
 }

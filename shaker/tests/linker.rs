@@ -166,6 +166,16 @@ fn layout_accounts_for_every_byte() {
     assert!(text.shaken_bytes > 0, "{text:?}");
     assert!(text.native_bytes > 0, "{text:?}");
 
+    // Symbol bytes in the file and the bytes no symbol covers make up the file too.
+    let symbol_bytes: u64 = layout.origins.iter().map(|origin| origin.bytes).sum();
+    let unnamed_in_file: u64 = layout
+        .sections
+        .iter()
+        .filter(|section| section.file_bytes > 0)
+        .map(|section| section.unnamed_bytes)
+        .sum();
+    assert_eq!(symbol_bytes + unnamed_in_file + layout.headers_and_padding, file_bytes);
+
     let origin = |name: &str| layout.origins.iter().find(|origin| origin.origin == name);
     let shaken = origin(SHAKEN_OBJECT_ORIGIN).expect("shaken object listed");
     assert!(shaken.bytes > 0, "{shaken:?}");

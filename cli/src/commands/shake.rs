@@ -86,7 +86,8 @@ struct Budget {
     largest_crates: Vec<NamedBytes>,
     /// The largest kept functions, largest first.
     largest_functions: Vec<NamedBytes>,
-    /// The native inputs (libc, libunwind, C objects) with the most symbol bytes, largest first.
+    /// The native inputs (libc, libunwind, C objects) with the most symbol bytes in the file,
+    /// largest first.
     largest_native_inputs: Vec<NamedBytes>,
 }
 
@@ -125,7 +126,10 @@ impl Budget {
                 .layout
                 .iter()
                 .flat_map(|layout| &layout.origins)
-                .filter(|origin| origin.origin != portkey_report::SHAKEN_OBJECT_ORIGIN)
+                .filter(|origin| {
+                    origin.origin != portkey_report::SHAKEN_OBJECT_ORIGIN
+                        && origin.origin != portkey_report::UNKNOWN_ORIGIN
+                })
                 .take(BUDGET_CRATES)
                 .map(|origin| NamedBytes {
                     name: origin.origin.clone(),

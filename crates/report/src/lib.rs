@@ -107,8 +107,8 @@ pub struct ImageLayout {
     /// and the section header table. With the sections' file bytes it adds up to
     /// `binary_bytes`.
     pub headers_and_padding: u64,
-    /// Symbol bytes of the loaded sections grouped by input, largest first: the shaken object
-    /// as [`SHAKEN_OBJECT_ORIGIN`], each native object or archive by file name.
+    /// Symbol bytes of the executable grouped by input, largest in the file first: the shaken
+    /// object as [`SHAKEN_OBJECT_ORIGIN`], each native object or archive by file name.
     pub origins: Vec<OriginBytes>,
 }
 
@@ -135,7 +135,12 @@ pub struct OriginBytes {
     /// [`SHAKEN_OBJECT_ORIGIN`], the file name of a native input (`libc.a`, `crt1.o`), or
     /// [`UNKNOWN_ORIGIN`].
     pub origin: String,
+    /// Bytes of its symbols in the file, in sections with contents.
     pub bytes: u64,
+    /// Bytes of its symbols in sections that only take memory (`.bss`, `.tbss`), which the file
+    /// and the zip do not contain.
+    #[serde(default)]
+    pub memory_only_bytes: u64,
     /// Number of symbols counted.
     pub symbols: u64,
 }

@@ -271,7 +271,7 @@ fn render_layout(out: &mut String, layout: &ImageLayout, binary_bytes: u64) {
     );
     let _ = writeln!(
         out,
-        "  {:<width$} {:>10} {:>10} {:>10} {:>10}",
+        "  {:<width$} {:>12} {:>10} {:>10} {:>10}",
         "section", "bytes", "shaken", "native", "no symbol"
     );
     for section in &layout.sections {
@@ -281,7 +281,7 @@ fn render_layout(out: &mut String, layout: &ImageLayout, binary_bytes: u64) {
         };
         let _ = writeln!(
             out,
-            "  {:<width$} {:>10} {:>10} {:>10} {:>10}",
+            "  {:<width$} {:>12} {:>10} {:>10} {:>10}",
             section.name,
             size,
             group_digits(section.shaken_bytes),
@@ -291,7 +291,7 @@ fn render_layout(out: &mut String, layout: &ImageLayout, binary_bytes: u64) {
     }
     let _ = writeln!(
         out,
-        "  {:<width$} {:>10}",
+        "  {:<width$} {:>12}",
         "headers and padding",
         group_digits(layout.headers_and_padding)
     );
@@ -306,19 +306,20 @@ fn render_layout(out: &mut String, layout: &ImageLayout, binary_bytes: u64) {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "symbol bytes by input (the shaken object and native code)"
+        "symbol bytes by input (the shaken object and native code, as linked)"
     );
     let _ = writeln!(
         out,
-        "  {:<width$} {:>10} {:>8}",
-        "input", "bytes", "symbols"
+        "  {:<width$} {:>10} {:>12} {:>8}",
+        "input", "in file", "memory only", "symbols"
     );
     for origin in &layout.origins {
         let _ = writeln!(
             out,
-            "  {:<width$} {:>10} {:>8}",
+            "  {:<width$} {:>10} {:>12} {:>8}",
             origin.origin,
             group_digits(origin.bytes),
+            group_digits(origin.memory_only_bytes),
             group_digits(origin.symbols)
         );
     }
@@ -340,7 +341,10 @@ fn render_crates(out: &mut String, crates: &[CrateBytes]) {
         .max("crate".len());
 
     let _ = writeln!(out);
-    let _ = writeln!(out, "bytes by crate (symbols of the emitted object)");
+    let _ = writeln!(
+        out,
+        "bytes by crate (symbols of the emitted object, counted before the final link)"
+    );
     let _ = writeln!(
         out,
         "  {:<width$} {:>12} {:>7} {:>8}",

@@ -138,11 +138,13 @@ fn sample_layout() -> ImageLayout {
             OriginBytes {
                 origin: SHAKEN_OBJECT_ORIGIN.to_string(),
                 bytes: 270_000,
+                memory_only_bytes: 200,
                 symbols: 700,
             },
             OriginBytes {
                 origin: "libc.a".to_string(),
                 bytes: 41_000,
+                memory_only_bytes: 3_000,
                 symbols: 120,
             },
         ],
@@ -358,17 +360,17 @@ fn text_shows_sections_and_inputs() {
         "{text}"
     );
     assert!(
-        text.contains("  .text                  300,000    250,000     40,000     10,000"),
+        text.contains("  .text                    300,000    250,000     40,000     10,000"),
         "{text}"
     );
-    assert!(text.contains("  .bss                   (6,000)"), "{text}");
-    assert!(text.contains("  headers and padding     10,000"), "{text}");
+    assert!(text.contains("  .bss                     (6,000)"), "{text}");
+    assert!(text.contains("  headers and padding       10,000"), "{text}");
     assert!(
-        text.contains("  (shaken object)    270,000      700"),
+        text.contains("  (shaken object)    270,000          200      700"),
         "{text}"
     );
     assert!(
-        text.contains("  libc.a              41,000      120"),
+        text.contains("  libc.a              41,000        3,000      120"),
         "{text}"
     );
 }
