@@ -206,6 +206,8 @@ fn attribute_symbols(
         let Ok(section_name) = section.name() else {
             continue;
         };
+        // NOTE: a name no input on the line defines (the linker's own symbols, or start files
+        // that the `cc` driver adds by itself) counts as unknown, in the section's native column.
         let origin = origin.unwrap_or_else(|| UNKNOWN_ORIGIN.to_string());
         let counts = by_section.entry(section_name.to_string()).or_default();
         if origin == SHAKEN_OBJECT_ORIGIN {
