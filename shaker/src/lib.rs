@@ -305,10 +305,21 @@ fn shake_and_link(
     let phase = Instant::now();
     let mut native_files = gathered.native_inputs.clone();
     native_files.extend(gathered.extracted.iter().cloned());
-    let libraries = natives::static_libraries(line, config.driver());
-    let mut native_and_libraries = native_files.clone();
-    native_and_libraries.extend(libraries.iter().cloned());
-    let mut native_references = natives::undefined_symbols(&native_and_libraries)?;
+    // Native objects, extracted members and `-l` archives in line order, named for the layout.
+    let native_inputs: Vec<layout::NativeInput> = gathered
+        .native_inputs
+        .iter()
+        .cloned()
+        .map(layout::NativeInput::new)
+        .chain(gathered.extracted.iter().cloned().map(layout::NativeInput::extracted))
+        .chain(
+            natives::static_libraries(line, config.driver())
+                .into_iter()
+                .map(layout::NativeInput::new),
+        )
+        .collect();
+    let native_paths: Vec<PathBuf> = native_inputs.iter().map(|input| input.path.clone()).collect();
+    let mut native_references = natives::undefined_symbols(&native_paths)?;
     native_references.extend(llvm::walk::inline_asm_symbols(&loaded.module));
     let program = llvm::walk::build_graph_with(
         &loaded.module,
@@ -397,27 +408,13 @@ fn shake_and_link(
         object_symbols.extend(symbols);
     }
     let phase = Instant::now();
-    let mut natives_by_origin: Vec<layout::NativeInput> = gathered
-        .native_inputs
-        .iter()
-        .cloned()
-        .map(layout::NativeInput::new)
-        .collect();
-    natives_by_origin.extend(
-        gathered
-            .extracted
-            .iter()
-            .cloned()
-            .map(layout::NativeInput::extracted),
-    );
-    natives_by_origin.extend(libraries.into_iter().map(layout::NativeInput::new));
     let image_layout = measure_layout(
         config.driver(),
         &final_args,
         &line.output,
         gathered.temp_dir.path(),
         &object_symbols,
-        &natives_by_origin,
+        &native_inputs,
     );
     let layout_ms = elapsed_ms(phase);
     for symbol in &mut object_symbols {
